@@ -1,0 +1,136 @@
+"""Clean a validated behavior log, keeping a record of every row dropped and why.
+
+Taught in notebook 01 (preprocessing): nothing is dropped silently, so a learner can always
+answer "where did these rows go?" from the `CleaningReport`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from course_lib.data.schema import LOG_COLUMNS, LogValidationError
+
+# The cleaning steps, in the order they run; each sees only what the previous ones left.
+REASONS: tuple[str, ...] = ("duplicate", "outside time window", "user with too few events")
+
+TimeBound = int | float | str | dt.date | pd.Timestamp | None
+
+
+@dataclass(frozen=True, eq=False)
+class CleaningReport:
+    """What `clean_log` removed.
+
+    Attributes:
+        rows_in: Rows of the input log.
+        rows_out: Rows of the clean log.
+        dropped: Every removed row with its original index label and columns, plus `reason`
+            (one of REASONS) and `step` (1-based position of the reason in REASONS),
+            ordered by step, then by position in the input.
+    """
+
+    rows_in: int
+    rows_out: int
+    dropped: pd.DataFrame = field(repr=False)
+
+    @property
+    def counts(self) -> pd.Series:
+        """Rows dropped per reason, in step order, zeros included."""
+        counts = self.dropped["reason"].value_counts().reindex(list(REASONS), fill_value=0)
+        return counts.rename("rows").rename_axis("reason").astype("int64")
+
+    def summary(self) -> pd.DataFrame:
+        """One row per reason: rows dropped and their share of the input, for notebooks."""
+        rows = self.counts.to_numpy()
+        share = rows / self.rows_in if self.rows_in else np.zeros(len(rows))
+        return pd.DataFrame({"reason": list(REASONS), "rows": rows, "share": share})
+
+    def __str__(self) -> str:
+        lines = [f"{'rows in':<26}{self.rows_in:>12,}"]
+        for reason, rows, share in self.summary().itertuples(index=False):
+            lines.append(f"{'- ' + reason:<26}{rows:>12,}{share:>9.2%}")
+        lines.append(f"{'rows out':<26}{self.rows_out:>12,}")
+        return "\n".join(lines)
+
+
+def _unix_seconds(bound: TimeBound, name: str) -> float | None:
+    """Turn a time bound into unix seconds; dates and naive times are taken as UTC."""
+    if bound is None or (isinstance(bound, numbers.Real) and not isinstance(bound, bool)):
+        return bound
+    try:
+        stamp = pd.Timestamp(bound)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}={bound!r} is neither unix seconds nor a date: {error}") from None
+    if stamp is pd.NaT:
+        raise ValueError(f"{name}={bound!r} is neither unix seconds nor a date")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.timestamp()
+
+
+def clean_log(
+    log: pd.DataFrame,
+    *,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    min_events_per_user: int = 1,
+    drop_duplicates: bool = True,
+) -> tuple[pd.DataFrame, CleaningReport]:
+    """Drop duplicates, events outside a time window and users with too few events.
+
+    The steps run in the order of REASONS, each on what the earlier ones left, so a duplicate
+    outside the window counts once, as a duplicate.
+
+    Args:
+        log: A validated log (see `validate_log`); extra columns are kept.
+        start: Keep events with timestamp >= start (unix seconds, or a date as UTC).
+        end: Keep events with timestamp < end; None means no bound.
+        min_events_per_user: Drop users with fewer events than this after the earlier steps.
+        drop_duplicates: Drop rows equal in all contract columns, keeping the first.
+
+    Returns:
+        The clean log (same index labels and row order, minus the dropped rows) and a
+        `CleaningReport` with rows_in == rows_out + len(report.dropped).
+
+    Raises:
+        ValueError: For bad arguments (e.g. start not before end).
+        LogValidationError: If `log` lacks contract columns.
+    """
+    missing = [c for c in LOG_COLUMNS if c not in log.columns]
+    if missing:
+        fix = "load it with read_log or check it with validate_log first"
+        raise LogValidationError(f"clean_log: the log has no column(s) {missing}. Fix: {fix}")
+    lo, hi = _unix_seconds(start, "start"), _unix_seconds(end, "end")
+    if lo is not None and hi is not None and lo >= hi:
+        raise ValueError(f"start ({start!r}) must be before end ({end!r})")
+    if isinstance(min_events_per_user, bool) or not isinstance(min_events_per_user, int):
+        raise TypeError(f"min_events_per_user must be an int, got {min_events_per_user!r}")
+    if min_events_per_user < 1:
+        raise ValueError(f"min_events_per_user must be >= 1, got {min_events_per_user}")
+
+    step = np.zeros(len(log), dtype=np.int64)  # 0 = kept, k = dropped by REASONS[k - 1]
+    if drop_duplicates:
+        step[log.duplicated(subset=list(LOG_COLUMNS)).to_numpy()] = 1
+    ts = log["timestamp"].to_numpy()
+    outside = np.zeros(len(log), dtype=bool)
+    if lo is not None:
+        outside |= ts < lo
+    if hi is not None:
+        outside |= ts >= hi
+    step[(step == 0) & outside] = 2
+    # Count each user's remaining events by integer code rather than with a groupby per user.
+    codes, _ = pd.factorize(log["user_id"])
+    alive = step == 0
+    events = np.bincount(codes[alive], minlength=codes.max(initial=-1) + 1)
+    step[alive & (events[codes] < min_events_per_user)] = 3
+
+    dropped_at = np.flatnonzero(step)
+    order = dropped_at[np.argsort(step[dropped_at], kind="stable")]
+    reasons = np.asarray(REASONS)[step[order] - 1]
+    dropped = log.iloc[order].assign(reason=reasons, step=step[order])
+    clean = log[step == 0]
+    report = CleaningReport(rows_in=len(log), rows_out=len(clean), dropped=dropped)
+    return clean, report

@@ -1,0 +1,102 @@
+"""Encoding a clean log: one vocabulary per id column, and the log rewritten as indices."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from course_lib.data.schema import TAOBAO_BEHAVIORS
+from course_lib.data.vocab import NUM_RESERVED, PAD, UNK, Vocabulary
+
+ENCODED_COLUMNS = {"user_id": "user", "item_id": "item", "category_id": "category"}
+
+
+@dataclass(frozen=True)
+class Vocabularies:
+    """The four vocabularies a model needs; saved together so a checkpoint can carry them."""
+
+    user: Vocabulary
+    item: Vocabulary
+    category: Vocabulary
+    behavior: Vocabulary
+
+    def to_dict(self) -> dict:
+        """Plain nested dict, safe for JSON and for ``torch.load(weights_only=True)``."""
+        return {name: getattr(self, name).to_dict() for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Vocabularies:
+        """Inverse of ``to_dict``."""
+        return cls(**{name: Vocabulary.from_dict(data[name]) for name in cls.__dataclass_fields__})
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write all four vocabularies to one JSON file."""
+        Path(path).write_text(json.dumps(self.to_dict()))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Vocabularies:
+        """Read vocabularies written by ``save``."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    @property
+    def num_behaviors(self) -> int:
+        """Number of behavior classes (the next-behavior task's classes), reserved ids excluded."""
+        return len(self.behavior) - NUM_RESERVED
+
+
+def build_vocabularies(
+    log: pd.DataFrame, behaviors: tuple[str, ...] = TAOBAO_BEHAVIORS, min_item_count: int = 1
+) -> Vocabularies:
+    """Vocabularies of the users, items and categories in ``log`` (a clean contract frame).
+
+    Behaviors keep their funnel order (pv = 2, fav = 3, cart = 4, buy = 5) rather than
+    frequency order, so a behavior's index minus 2 is its class in the next-behavior task.
+    Items seen fewer than ``min_item_count`` times map to UNK.
+    """
+    return Vocabularies(
+        user=Vocabulary.build(log["user_id"], "user_id"),
+        item=Vocabulary.build(log["item_id"], "item_id", min_count=min_item_count),
+        category=Vocabulary.build(log["category_id"], "category_id"),
+        behavior=Vocabulary(list(behaviors), "behavior"),
+    )
+
+
+def encode_log(log: pd.DataFrame, vocabularies: Vocabularies) -> pd.DataFrame:
+    """Replace raw ids by vocabulary indices; the index and the timestamps are kept.
+
+    Returns:
+        A frame with int64 columns user, item, category, behavior, timestamp.
+    """
+    encoded = pd.DataFrame(
+        {
+            short: getattr(vocabularies, short).encode(log[column].to_numpy())
+            for column, short in ENCODED_COLUMNS.items()
+        },
+        index=log.index,
+    )
+    encoded["behavior"] = vocabularies.behavior.encode(log["behavior"].to_numpy())
+    encoded["timestamp"] = log["timestamp"].to_numpy(dtype=np.int64)
+    return encoded
+
+
+def item_category_table(encoded: pd.DataFrame, num_items: int) -> np.ndarray:
+    """Category index of every item index, for the next-category task and negative samples.
+
+    An item seen under several categories gets its most frequent one. PAD maps to PAD, and
+    UNK and items absent from ``encoded`` map to UNK.
+
+    Returns:
+        (num_items,) int64 array indexed by item index.
+    """
+    table = np.full(num_items, UNK, dtype=np.int64)
+    table[PAD] = PAD
+    pairs = encoded.loc[encoded["item"] >= NUM_RESERVED, ["item", "category"]]
+    counts = pairs.value_counts().reset_index()  # most frequent pair first
+    first = counts.drop_duplicates("item")
+    table[first["item"].to_numpy()] = first["category"].to_numpy()
+    return table

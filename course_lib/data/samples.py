@@ -1,0 +1,104 @@
+"""Training samples: a target event, a candidate item, and a label for every task.
+
+For each target, the true next item is a positive candidate (click = 1) and ``num_negatives``
+items drawn uniformly from the catalogue are negatives (click = 0). The other labels describe
+the target event itself, so they are the same for a positive and its negatives:
+
+| label          | kind                     | meaning                                        |
+| -------------- | ------------------------ | ---------------------------------------------- |
+| click          | binary                   | the candidate is the item the user turns to next |
+| buy            | binary (rare)            | click, and that interaction is a purchase      |
+| next_behavior  | multiclass (pv..buy)     | how far the next interaction goes in the funnel |
+| next_item      | ranking over all items   | which item the user turns to next              |
+| next_category  | multiclass               | the category of that item                      |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+from course_lib.data.sequences import Sequences
+from course_lib.data.vocab import NUM_RESERVED
+
+BUY_INDEX = NUM_RESERVED + 3  # behavior index of "buy" (pv = 2, fav = 3, cart = 4, buy = 5)
+
+
+@dataclass(frozen=True)
+class Samples:
+    """One row per (target event, candidate item) pair. Every field has shape (S,)."""
+
+    target: np.ndarray  # flat position of the target event in the Sequences
+    event_index: np.ndarray  # row label of the target event in the original log
+    user: np.ndarray  # user index
+    candidate: np.ndarray  # candidate item index
+    candidate_category: np.ndarray
+    click: np.ndarray  # float32 0/1
+    buy: np.ndarray  # float32 0/1: click and the target event is a buy
+    next_behavior: np.ndarray  # class 0..3 = pv, fav, cart, buy
+    next_item: np.ndarray  # item index of the target event
+    next_category: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def to_frame(self) -> pd.DataFrame:
+        """All fields as columns, for looking at samples in a notebook."""
+        return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self)})
+
+
+def make_samples(
+    sequences: Sequences,
+    targets: np.ndarray,
+    item_category: np.ndarray,
+    num_negatives: int = 4,
+    seed: int = 0,
+) -> Samples:
+    """Build the samples of some target events (one part of a ``Split``).
+
+    Args:
+        sequences: the users' sequences the targets point into.
+        targets: flat positions of the target events, e.g. ``split.train``.
+        item_category: (num_items,) category index of every item index; its length is the
+            item vocabulary size, and negatives are drawn from indices 2..num_items-1.
+        num_negatives: negative candidates per target; 0 keeps only the true next item.
+        seed: seeds the negative sampling.
+
+    Returns:
+        Samples ordered target by target: the positive first, then its negatives.
+    """
+    targets = np.asarray(targets, dtype=np.int64)
+    group = num_negatives + 1
+    repeated = np.repeat(targets, group)
+    next_item = sequences.item[repeated]
+    is_positive = np.tile(np.arange(group) == 0, len(targets))
+    candidate = np.where(
+        is_positive, next_item, _draw_negatives(next_item, len(item_category), seed)
+    )
+    is_buy = sequences.behavior[repeated] == BUY_INDEX
+    return Samples(
+        target=repeated,
+        event_index=sequences.event_index[repeated],
+        user=sequences.users[sequences.event_user[repeated]],
+        candidate=candidate,
+        candidate_category=item_category[candidate],
+        click=is_positive.astype(np.float32),
+        buy=(is_positive & is_buy).astype(np.float32),
+        next_behavior=sequences.behavior[repeated] - NUM_RESERVED,
+        next_item=next_item,
+        next_category=sequences.category[repeated],
+    )
+
+
+def _draw_negatives(positives: np.ndarray, num_items: int, seed: int) -> np.ndarray:
+    """One uniform item index in [2, num_items) per row, never equal to the row's positive."""
+    if num_items - NUM_RESERVED < 2:
+        raise ValueError(
+            f"need at least 2 items to sample negatives, the vocabulary has {num_items}"
+        )
+    rng = np.random.default_rng(seed)
+    known = positives >= NUM_RESERVED  # an UNK positive excludes nothing
+    drawn = rng.integers(NUM_RESERVED, num_items - known)
+    return drawn + (known & (drawn >= positives))

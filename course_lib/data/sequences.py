@@ -1,0 +1,85 @@
+"""Per-user chronological sequences, stored flat: user u's events are ``offsets[u]:offsets[u+1]``.
+
+One flat array per field (rather than a list of per-user lists) keeps every later step
+vectorised: a target event is just a flat position, its history the positions before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Sequences:
+    """Every user's events in time order. ``N`` events of ``U`` users."""
+
+    users: np.ndarray  # (U,) user index of each sequence
+    offsets: np.ndarray  # (U + 1,) sequence u is positions offsets[u]:offsets[u + 1]
+    item: np.ndarray  # (N,) item index of each event
+    category: np.ndarray  # (N,)
+    behavior: np.ndarray  # (N,) behavior index (pv = 2, fav = 3, cart = 4, buy = 5)
+    timestamp: np.ndarray  # (N,) unix seconds, non-decreasing within a user
+    event_index: np.ndarray  # (N,) row label of the event in the log it came from
+
+    @property
+    def num_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def num_events(self) -> int:
+        return len(self.item)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """(U,) number of events of each user."""
+        return np.diff(self.offsets)
+
+    @property
+    def event_user(self) -> np.ndarray:
+        """(N,) position in ``users`` of the sequence each event belongs to."""
+        return np.repeat(np.arange(self.num_users), self.lengths)
+
+    @property
+    def position_in_sequence(self) -> np.ndarray:
+        """(N,) how many events of the same user come before each event."""
+        return np.arange(self.num_events) - self.offsets[:-1][self.event_user]
+
+    def user_frame(self, sequence: int) -> pd.DataFrame:
+        """One user's sequence as a small DataFrame, for looking at in a notebook."""
+        part = slice(self.offsets[sequence], self.offsets[sequence + 1])
+        return pd.DataFrame(
+            {
+                "item": self.item[part],
+                "category": self.category[part],
+                "behavior": self.behavior[part],
+                "timestamp": self.timestamp[part],
+            },
+            index=pd.Index(self.event_index[part], name="event_index"),
+        )
+
+
+def build_sequences(encoded: pd.DataFrame) -> Sequences:
+    """Group an encoded log by user and sort each user's events by time.
+
+    Events with equal timestamps keep their order in the log, so the result is deterministic.
+
+    Args:
+        encoded: frame from ``encode_log`` (columns user, item, category, behavior, timestamp).
+    """
+    users = encoded["user"].to_numpy()
+    timestamps = encoded["timestamp"].to_numpy()
+    order = np.lexsort((np.arange(len(encoded)), timestamps, users))
+    users_sorted = users[order]
+    starts = np.flatnonzero(np.r_[True, users_sorted[1:] != users_sorted[:-1]])
+    return Sequences(
+        users=users_sorted[starts],
+        offsets=np.r_[starts, len(users_sorted)].astype(np.int64),
+        item=encoded["item"].to_numpy()[order],
+        category=encoded["category"].to_numpy()[order],
+        behavior=encoded["behavior"].to_numpy()[order],
+        timestamp=timestamps[order],
+        event_index=encoded.index.to_numpy()[order],
+    )

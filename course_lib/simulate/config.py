@@ -1,0 +1,80 @@
+"""The knobs of the behavior-log simulator (taught in notebook 01, used by every later notebook)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything that shapes a simulated behavior log. The same config gives the same log.
+
+    The generative process is described in ``course_lib.simulate.simulator``; each field below
+    says which part of it the knob turns.
+    """
+
+    num_users: int = 4_000
+    num_items: int = 2_000
+    num_categories: int = 25
+    events_per_user: float = 50.0  # mean; lengths are log-normal, so a few users are very active
+    min_events_per_user: int = 3  # shortest history a simulated user can have
+    max_events_per_user: int = 300  # cap on the long tail of very active users
+
+    # Sequence dynamics: why the order of a history matters.
+    category_stickiness: float = 0.6  # P(next event stays in the current category)
+    interest_drift: float = 0.3  # std of the per-event random walk of category interests
+    interest_concentration: float = 1.5  # std of a user's initial category preferences (logits)
+    taste_dim: int = 4  # size of the hidden user and item taste vectors
+
+    # Funnel pv -> fav -> cart -> buy (an ordinal model of how far an interaction goes).
+    task_relatedness: float = 0.7  # 0: click and buy have independent drivers; 1: the same
+    buy_rate: float = 0.03  # share of events that are buys
+    cart_rate: float = 0.06  # share of events that stop at cart
+    fav_rate: float = 0.03  # share of events that stop at fav
+    utility_scale: float = 2.0  # how strongly the hidden utility decides how deep the funnel goes
+
+    # The clock: every event falls in [start, start + days), unix seconds, UTC.
+    start: str = "2017-11-25"
+    days: int = 9
+
+    # Dirt that real logs have and cleaning must remove (shares of the clean event count).
+    duplicate_rate: float = 0.002  # events logged twice
+    outside_window_rate: float = 0.001  # events with a timestamp before the window
+
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Reject knob values the process cannot honour, naming the knob and the valid range."""
+        checks = {
+            "num_users": self.num_users >= 1,
+            "num_items": self.num_items >= self.num_categories,
+            "num_categories": self.num_categories >= 2,
+            "events_per_user": self.events_per_user >= self.min_events_per_user,
+            "min_events_per_user": self.min_events_per_user >= 1,
+            "max_events_per_user": self.max_events_per_user >= self.events_per_user,
+            "category_stickiness": 0.0 <= self.category_stickiness < 1.0,
+            "interest_drift": self.interest_drift >= 0.0,
+            "task_relatedness": 0.0 <= self.task_relatedness <= 1.0,
+            "buy_rate": self.buy_rate > 0.0,
+            "cart_rate": self.cart_rate > 0.0,
+            "fav_rate": self.fav_rate > 0.0,
+            "days": self.days >= 1,
+            "duplicate_rate": 0.0 <= self.duplicate_rate < 1.0,
+            "outside_window_rate": 0.0 <= self.outside_window_rate < 1.0,
+        }
+        expected = {
+            "num_items": f">= num_categories ({self.num_categories})",
+            "events_per_user": f">= min_events_per_user ({self.min_events_per_user})",
+            "max_events_per_user": f">= events_per_user ({self.events_per_user})",
+            "category_stickiness": "in [0, 1)",
+            "task_relatedness": "in [0, 1]",
+        }
+        for name, ok in checks.items():
+            if not ok:
+                rule = expected.get(name, "positive" if "rate" not in name else "in (0, 1)")
+                raise ValueError(f"SimulatorConfig.{name}={getattr(self, name)!r} must be {rule}")
+        if self.buy_rate + self.cart_rate + self.fav_rate >= 1.0:
+            raise ValueError(
+                "SimulatorConfig: buy_rate + cart_rate + fav_rate must be below 1 "
+                f"(got {self.buy_rate + self.cart_rate + self.fav_rate:.3f}); the rest are pv"
+            )

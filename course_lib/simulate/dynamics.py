@@ -1,0 +1,166 @@
+"""How simulated users move through the catalogue: sequence lengths, categories, items, funnel.
+
+Every function works on all users at once (a loop over time steps, never over users or events),
+so a million events take seconds. Events are laid out user by user: user u's events are the
+flat positions ``offsets[u]:offsets[u + 1]``, in chronological order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import expit
+
+from course_lib.simulate.config import SimulatorConfig
+from course_lib.simulate.world import World, choice_scores
+
+
+def draw_lengths(config: SimulatorConfig, rng: np.random.Generator) -> np.ndarray:
+    """Events per user: log-normal around ``events_per_user``, clipped to the configured range."""
+    sigma = 0.8
+    mu = np.log(config.events_per_user) - sigma**2 / 2  # so that the mean is events_per_user
+    lengths = np.rint(rng.lognormal(mu, sigma, size=config.num_users)).astype(np.int64)
+    return np.clip(lengths, config.min_events_per_user, config.max_events_per_user)
+
+
+def walk_categories(
+    world: World, offsets: np.ndarray, config: SimulatorConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw each event's category from a sticky, drifting interest process.
+
+    Before every event a user's interest logits take a random-walk step (``interest_drift``);
+    the event then stays in the previous event's category with probability
+    ``category_stickiness`` and otherwise draws a category from softmax(interest logits).
+
+    Returns:
+        categories: (N,) category index of every event.
+        category_proba: (N, C) float32, the distribution each category was drawn from: the true
+            next-category probabilities given everything that happened before the event.
+    """
+    lengths = np.diff(offsets)
+    by_length = np.argsort(-lengths, kind="stable")  # active users form a prefix at every step
+    sorted_lengths = lengths[by_length]
+    first_event = offsets[:-1][by_length]
+    logits = world.user_interest[by_length].copy()  # (U, C)
+    num_events, num_cats = offsets[-1], world.num_categories
+    categories = np.empty(num_events, dtype=np.int64)
+    category_proba = np.empty((num_events, num_cats), dtype=np.float32)
+    previous = np.zeros(len(lengths), dtype=np.int64)
+    stick = config.category_stickiness
+    for step in range(int(sorted_lengths[0])):
+        active = int(np.searchsorted(-sorted_lengths, -step, side="left"))  # lengths > step
+        if step > 0:
+            logits[:active] += config.interest_drift * rng.standard_normal((active, num_cats))
+        proba = np.exp(logits[:active] - logits[:active].max(axis=1, keepdims=True))
+        proba /= proba.sum(axis=1, keepdims=True)  # (A, C)
+        if step > 0:
+            proba *= 1.0 - stick
+            proba[np.arange(active), previous[:active]] += stick
+        cdf = np.cumsum(proba, axis=1)
+        drawn = (cdf < rng.random((active, 1)) * cdf[:, -1:]).sum(axis=1)  # inverse CDF
+        previous[:active] = drawn
+        positions = first_event[:active] + step
+        categories[positions] = drawn
+        category_proba[positions] = proba
+    return categories, category_proba
+
+
+def choose_items(
+    world: World, offsets: np.ndarray, categories: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pick each event's item within its category: P(item) = softmax of the user's scores.
+
+    Items of a category are contiguous, so for one user a within-category CDF is a cumulative
+    sum over that category's slice. Offsetting row r's category c by ``r * C + c`` lines all
+    CDFs up in one increasing array, and one ``searchsorted`` samples every event at once.
+
+    Returns:
+        items: (N,) item index of every event.
+        log_normaliser: (U, C) log of sum_j exp(score) over each category's items, so that
+            P(item j | user u, category c) = exp(score[u, j] - log_normaliser[u, c]).
+    """
+    num_users, num_cats = world.num_users, world.num_categories
+    starts, ends = world.category_start[:-1], world.category_start[1:]
+    items = np.empty(offsets[-1], dtype=np.int64)
+    log_normaliser = np.empty((num_users, num_cats))
+    chunk = max(1, 2**22 // world.num_items)  # keeps each (users, items) block near 32 MB
+    for first in range(0, num_users, chunk):
+        users = np.arange(first, min(first + chunk, num_users))
+        scores = choice_scores(world, users)  # (n, I)
+        row_max = scores.max(axis=1, keepdims=True)
+        cumulative = np.cumsum(np.exp(scores - row_max), axis=1)
+        before = np.where(starts > 0, cumulative[:, starts - 1], 0.0)  # (n, C)
+        totals = cumulative[:, ends - 1] - before
+        log_normaliser[users] = np.log(totals) + row_max
+        within = (cumulative - before[:, world.item_category]) / totals[:, world.item_category]
+        within[:, ends - 1] = 1.0  # exact 1 at each category's end despite rounding
+        rows = np.arange(len(users))[:, None]
+        keys = (rows * num_cats + world.item_category + within).ravel()
+        events = slice(offsets[users[0]], offsets[users[-1] + 1])
+        event_rows = np.repeat(np.arange(len(users)), np.diff(offsets[users[0] : users[-1] + 2]))
+        queries = event_rows * num_cats + categories[events] + rng.random(len(event_rows))
+        flat = np.searchsorted(keys, queries, side="right")
+        items[events] = flat - event_rows * world.num_items
+    return items, log_normaliser
+
+
+def funnel_thresholds(utility: np.ndarray, config: SimulatorConfig) -> np.ndarray:
+    """Thresholds of the ordinal funnel that give the configured share of each behavior.
+
+    An interaction with utility g reaches stage k (fav = 1, cart = 2, buy = 3) or beyond with
+    probability sigmoid(utility_scale * g - threshold[k - 1]). Each threshold is solved so that
+    the share of events reaching the stage matches the config over the drawn utilities.
+
+    Returns:
+        (3,) increasing thresholds for fav, cart, buy.
+    """
+    scaled = config.utility_scale * utility
+    reach = [
+        config.fav_rate + config.cart_rate + config.buy_rate,
+        config.cart_rate + config.buy_rate,
+        config.buy_rate,
+    ]
+    return np.array(
+        [brentq(lambda t, r=r: expit(scaled - t).mean() - r, -50.0, 50.0) for r in reach]
+    )
+
+
+def funnel_proba(utility: np.ndarray, thresholds: np.ndarray, scale: float) -> np.ndarray:
+    """P(behavior) for each interaction, columns in funnel order pv, fav, cart, buy. (n, 4)."""
+    reach = expit(scale * utility[:, None] - thresholds[None, :])  # (n, 3): P(stage >= k)
+    at_least = np.concatenate([np.ones((len(utility), 1)), reach, np.zeros((len(utility), 1))], 1)
+    return at_least[:, :-1] - at_least[:, 1:]
+
+
+def draw_behaviors(
+    utility: np.ndarray, thresholds: np.ndarray, scale: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw how far each interaction goes: 0 pv, 1 fav, 2 cart, 3 buy (logistic noise)."""
+    uniform = rng.random(len(utility))
+    latent = scale * utility + np.log(uniform / (1.0 - uniform))
+    return (latent[:, None] > thresholds[None, :]).sum(axis=1)
+
+
+def draw_timestamps(
+    offsets: np.ndarray, start: int, span: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Strictly increasing unix seconds per user, inside the user's own active period.
+
+    Each user is active during a random part of the window [start, start + span), so a global
+    time cut finds some users only before it and others only after it, as in a real log.
+    """
+    lengths = np.diff(offsets)
+    num_users = len(lengths)
+    begin = rng.uniform(0.0, 0.6, size=num_users)
+    end = begin + (0.999 - begin) * rng.uniform(0.4, 1.0, size=num_users)
+    event_user = np.repeat(np.arange(num_users), lengths)
+    uniform = rng.random(offsets[-1])
+    uniform = uniform[np.lexsort((uniform, event_user))]  # sorted within each user
+    fraction = begin[event_user] + (end - begin)[event_user] * uniform
+    seconds = np.floor(span * fraction).astype(np.int64)
+    # Make times strictly increasing within each user: t_i = max(t_i, t_{i-1} + 1). Lifting
+    # each user's values above the previous user's lets one global running maximum do it.
+    local_step = np.arange(offsets[-1]) - offsets[:-1][event_user]
+    lift = event_user * (span + 2 * int(lengths.max(initial=1)))
+    strict = np.maximum.accumulate(seconds - local_step + lift) - lift + local_step
+    return start + strict

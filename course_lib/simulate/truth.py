@@ -1,0 +1,115 @@
+"""The true probabilities behind a simulated log's labels, and so the best achievable scores.
+
+Because the simulator knows the hidden state before every event, it can say how likely each
+outcome was. Scoring a test set with these probabilities gives the Bayes limit: no model that
+sees only the log can beat it except by chance (notebooks 01 and 04 use it as the yardstick).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from course_lib.simulate.dynamics import funnel_proba
+from course_lib.simulate.world import World, buy_utility, choice_scores
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """True probabilities for the events of one simulated log.
+
+    Events are named by their row label in the simulated log (``Simulation.log.index``), which
+    the data pipeline keeps as ``event_index`` all the way to the training samples.
+    """
+
+    world: World
+    event_user: np.ndarray  # (N,) user index of each log row
+    category_proba: np.ndarray  # (N, C) P(category of this event | everything before it)
+    log_normaliser: np.ndarray  # (U, C) within-category softmax normaliser of choice scores
+    thresholds: np.ndarray  # (3,) funnel thresholds for fav, cart, buy
+    utility_scale: float
+    relatedness: float
+    injected: np.ndarray  # (N,) True for the duplicate / out-of-window rows added as dirt
+
+    def _users(self, user_ids: np.ndarray) -> np.ndarray:
+        return _lookup(self.world.user_ids, user_ids, "user_id")
+
+    def _items(self, item_ids: np.ndarray) -> np.ndarray:
+        return _lookup(self.world.item_ids, item_ids, "item_id")
+
+    def next_category_proba(self, event_index: np.ndarray) -> pd.DataFrame:
+        """P(the event's category) given its user's past, one row per event.
+
+        Returns:
+            (n, C) DataFrame whose columns are the raw category ids.
+        """
+        proba = self.category_proba[np.asarray(event_index)]
+        return pd.DataFrame(proba, columns=pd.Index(self.world.category_ids, name="category_id"))
+
+    def item_proba(self, event_index: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """P(the event is an interaction with this item) given its user's past. Shape (n,)."""
+        events = np.asarray(event_index)
+        users, items = self.event_user[events], self._items(item_ids)
+        categories = self.world.item_category[items]
+        within = np.exp(
+            choice_scores(self.world, users, items) - self.log_normaliser[users, categories]
+        )
+        return self.category_proba[events, categories] * within
+
+    def click_proba(
+        self,
+        event_index: np.ndarray,
+        item_ids: np.ndarray,
+        num_negatives: int,
+        num_candidates: int,
+    ) -> np.ndarray:
+        """P(click label = 1) for a candidate under uniform negative sampling. Shape (n,).
+
+        A click sample pairs the true next item (label 1) with ``num_negatives`` items drawn
+        uniformly from ``num_candidates`` (label 0). For a candidate j the label is 1 with
+        probability P(j) / (P(j) + num_negatives / num_candidates), which ranks candidates
+        exactly as P(j) does, so its AUC is the Bayes limit of the click task.
+        """
+        proba = self.item_proba(event_index, item_ids)
+        return proba / (proba + num_negatives / num_candidates)
+
+    def behavior_proba(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """P(behavior) of an interaction, columns in funnel order pv, fav, cart, buy. (n, 4)."""
+        utility = buy_utility(
+            self.world, self._users(user_ids), self._items(item_ids), self.relatedness
+        )
+        return funnel_proba(utility, self.thresholds, self.utility_scale)
+
+    def buy_proba(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """P(an interaction of this user with this item is a buy). Shape (n,)."""
+        return self.behavior_proba(user_ids, item_ids)[:, 3]
+
+    def next_behavior_proba(self, event_index: np.ndarray) -> np.ndarray:
+        """P(the event's behavior) before its item is known: summed over every item. (n, 4)."""
+        events = np.asarray(event_index)
+        world, out = self.world, np.empty((len(events), 4))
+        for start in range(0, len(events), 256):
+            part = events[start : start + 256]
+            users = self.event_user[part]
+            scores = choice_scores(world, users)  # (n, I)
+            within = np.exp(scores - self.log_normaliser[users][:, world.item_category])
+            item_proba = self.category_proba[part][:, world.item_category] * within  # (n, I)
+            pairs_user = np.repeat(users, world.num_items)
+            pairs_item = np.tile(np.arange(world.num_items), len(users))
+            utility = buy_utility(world, pairs_user, pairs_item, self.relatedness)
+            behavior = funnel_proba(utility, self.thresholds, self.utility_scale)
+            out[start : start + 256] = np.einsum(
+                "ni,nib->nb", item_proba, behavior.reshape(len(users), world.num_items, 4)
+            )
+        return out
+
+
+def _lookup(known: np.ndarray, ids: np.ndarray, column: str) -> np.ndarray:
+    """Positions of raw ids in ``known``; an id the simulator never made is an error."""
+    positions = pd.Index(known).get_indexer(np.asarray(ids))
+    if (positions < 0).any():
+        unknown = np.asarray(ids)[positions < 0][:5].tolist()
+        raise KeyError(f"{column} values not in the simulated world: {unknown}")
+    return positions

@@ -1,0 +1,138 @@
+"""The hidden world behind a simulated log: users and items with their latent traits.
+
+A model only ever sees the log and the observable side tables; the simulator keeps these latent
+arrays to generate the log and to compute the true probability behind every label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from course_lib.simulate.config import SimulatorConfig
+
+
+@dataclass(frozen=True)
+class World:
+    """Latent traits of every user and item. Items are stored grouped by category.
+
+    Shapes: ``U`` users, ``I`` items, ``C`` categories, ``d`` taste dimensions.
+    """
+
+    user_ids: np.ndarray  # (U,) raw user ids as they appear in the log
+    item_ids: np.ndarray  # (I,) raw item ids
+    category_ids: np.ndarray  # (C,) raw category ids
+    item_category: np.ndarray  # (I,) category index of each item, non-decreasing
+    category_start: np.ndarray  # (C + 1,) items of category c are [start[c], start[c + 1])
+    category_popularity: np.ndarray  # (C,) log-popularity shared by all users
+    item_quality: np.ndarray  # (I,) makes an item chosen more often (drives clicks)
+    item_taste: np.ndarray  # (I, d) matched against user_taste (drives clicks)
+    item_value: np.ndarray  # (I,) value for money, hidden (drives buys only)
+    item_value_taste: np.ndarray  # (I, d) matched against user_value_taste (drives buys only)
+    item_price: np.ndarray  # (I,) observable price
+    item_relative_price: np.ndarray  # (I,) standardised log price within its category
+    user_interest: np.ndarray  # (U, C) initial category preference logits
+    user_taste: np.ndarray  # (U, d)
+    user_value_taste: np.ndarray  # (U, d)
+    user_propensity: np.ndarray  # (U,) how readily a user buys
+    user_is_member: np.ndarray  # (U,) observable; members buy more often
+
+    @property
+    def num_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def num_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def num_categories(self) -> int:
+        return len(self.category_ids)
+
+
+def draw_world(config: SimulatorConfig, rng: np.random.Generator) -> World:
+    """Draw every user's and item's latent traits from the config's distributions."""
+    num_users, num_items, num_cats = config.num_users, config.num_items, config.num_categories
+    dim = config.taste_dim
+
+    # Category sizes follow a Zipf-like law (a few big categories), at least one item each.
+    weights = 1.0 / np.arange(1, num_cats + 1) ** 0.8
+    sizes = 1 + rng.multinomial(num_items - num_cats, weights / weights.sum())
+    category_start = np.concatenate([[0], np.cumsum(sizes)])
+    item_category = np.repeat(np.arange(num_cats), sizes)
+    category_popularity = np.log(sizes / sizes.mean())
+
+    # Taste vectors scaled so that a dot product has unit variance.
+    scale = dim**-0.25
+    log_price_level = rng.normal(3.0, 0.8, size=num_cats)
+    relative_price = rng.standard_normal(num_items)
+    item_price = np.round(np.exp(log_price_level[item_category] + 0.5 * relative_price), 2)
+
+    user_propensity = rng.standard_normal(num_users)
+    member_logit = 1.5 * user_propensity - 1.0
+    user_is_member = rng.random(num_users) < 1.0 / (1.0 + np.exp(-member_logit))
+
+    return World(
+        user_ids=np.arange(1, num_users + 1, dtype=np.int64),
+        # Raw ids look like a real log's: arbitrary integers, unrelated to the latent order.
+        item_ids=1 + rng.choice(5_000_000, size=num_items, replace=False).astype(np.int64),
+        category_ids=1 + rng.choice(10_000, size=num_cats, replace=False).astype(np.int64),
+        item_category=item_category,
+        category_start=category_start,
+        category_popularity=category_popularity,
+        item_quality=rng.standard_normal(num_items),
+        item_taste=scale * rng.standard_normal((num_items, dim)),
+        item_value=rng.standard_normal(num_items),
+        item_value_taste=scale * rng.standard_normal((num_items, dim)),
+        item_price=item_price,
+        item_relative_price=relative_price,
+        user_interest=category_popularity
+        + config.interest_concentration * rng.standard_normal((num_users, num_cats)),
+        user_taste=scale * rng.standard_normal((num_users, dim)),
+        user_value_taste=scale * rng.standard_normal((num_users, dim)),
+        user_propensity=user_propensity,
+        user_is_member=user_is_member,
+    )
+
+
+def choice_scores(world: World, users: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+    """Scores that decide which item of a category a user picks (the click driver).
+
+    Args:
+        users: user indices, shape (n,).
+        items: item indices, shape (n,) to score pairs; None scores every item for every user.
+
+    Returns:
+        (n,) pair scores, or (n, I) scores of all items. Unit-variance parts: quality + taste.
+    """
+    if items is None:
+        return world.item_quality + world.user_taste[users] @ world.item_taste.T
+    taste = np.einsum("nd,nd->n", world.user_taste[users], world.item_taste[items])
+    return world.item_quality[items] + taste
+
+
+def buy_utility(
+    world: World, users: np.ndarray, items: np.ndarray, relatedness: float
+) -> np.ndarray:
+    """The hidden utility of an interaction that decides how deep it goes in the funnel.
+
+    It mixes the click driver (the choice score) with an independent buy driver (the user's
+    propensity, the item's hidden value, value taste and relative price), with weights set by
+    ``relatedness``: at 1 buys depend only on what drives clicks, at 0 on nothing that does.
+    Both parts have unit variance, so the utility has unit variance at every relatedness.
+
+    Returns:
+        (n,) utility of each (user, item) pair.
+    """
+    click_part = choice_scores(world, users, items) / np.sqrt(2.0)
+    value_taste = np.einsum(
+        "nd,nd->n", world.user_value_taste[users], world.item_value_taste[items]
+    )
+    buy_part = (
+        world.user_propensity[users]
+        + world.item_value[items]
+        + value_taste
+        - world.item_relative_price[items]
+    ) / 2.0
+    return relatedness * click_part + np.sqrt(1.0 - relatedness**2) * buy_part
