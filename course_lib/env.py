@@ -18,7 +18,7 @@ def set_seed(seed: int) -> None:
     (weight initialisation, dropout), so the same seed gives the same numbers on one machine.
     """
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - the legacy global generator other libraries use
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 

@@ -63,10 +63,12 @@ def test_read_log_keeps_value_and_extra_columns(tmp_path: Path) -> None:
 
 
 def test_bad_values_are_reported_as_raw_text_with_file_lines(tmp_path: Path) -> None:
-    path = write(tmp_path / "log.csv", [HEADER, ROWS[0], "1,abc,100,pv,1", "1,1.50,1,pv,1"])
+    path = write(tmp_path / "log.csv", [HEADER, ROWS[0], "1,abc,100,pv,1", "1,1.5,1,pv,1"])
     text = error_text(read_log, path)
     assert text.startswith(f"{path}: column 'item_id' has missing or non-integer values")
-    assert "'abc' (line 3), '1.50' (line 4)" in text
+    assert "'abc' (line 3), '1.5' (line 4)" in text
+    path = write(tmp_path / "log.csv", [HEADER, ROWS[0], "1,2,3,pv,1511544070.5"])
+    assert "1511544070.5 (line 3)" in error_text(read_log, path)
 
 
 def test_empty_cell_is_reported_as_missing(tmp_path: Path) -> None:

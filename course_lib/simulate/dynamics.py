@@ -70,37 +70,38 @@ def choose_items(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pick each event's item within its category: P(item) = softmax of the user's scores.
 
-    Items of a category are contiguous, so for one user a within-category CDF is a cumulative
-    sum over that category's slice. Offsetting row r's category c by ``r * C + c`` lines all
-    CDFs up in one increasing array, and one ``searchsorted`` samples every event at once.
+    Items of a category are contiguous, so for one user the category's probability mass is a
+    slice of the cumulative sum over all items. Scaling each user's cumulative sum to (0, 1]
+    and adding the user's row number lines all users up in one increasing array, and one
+    ``searchsorted`` samples every event of a block of users at once.
 
     Returns:
         items: (N,) item index of every event.
         log_normaliser: (U, C) log of sum_j exp(score) over each category's items, so that
             P(item j | user u, category c) = exp(score[u, j] - log_normaliser[u, c]).
     """
-    num_users, num_cats = world.num_users, world.num_categories
+    num_users, num_items = world.num_users, world.num_items
     starts, ends = world.category_start[:-1], world.category_start[1:]
     items = np.empty(offsets[-1], dtype=np.int64)
-    log_normaliser = np.empty((num_users, num_cats))
-    chunk = max(1, 2**22 // world.num_items)  # keeps each (users, items) block near 32 MB
+    log_normaliser = np.empty((num_users, world.num_categories))
+    chunk = max(1, 2**22 // num_items)  # keeps each (users, items) block near 32 MB
     for first in range(0, num_users, chunk):
         users = np.arange(first, min(first + chunk, num_users))
         scores = choice_scores(world, users)  # (n, I)
         row_max = scores.max(axis=1, keepdims=True)
-        cumulative = np.cumsum(np.exp(scores - row_max), axis=1)
-        before = np.where(starts > 0, cumulative[:, starts - 1], 0.0)  # (n, C)
-        totals = cumulative[:, ends - 1] - before
+        cumulative = np.cumsum(np.exp(scores - row_max), axis=1)  # (n, I)
+        before = np.where(starts > 0, cumulative[:, starts - 1], 0.0)  # (n, C) mass before c
+        totals = cumulative[:, ends - 1] - before  # (n, C) mass of category c
         log_normaliser[users] = np.log(totals) + row_max
-        within = (cumulative - before[:, world.item_category]) / totals[:, world.item_category]
-        within[:, ends - 1] = 1.0  # exact 1 at each category's end despite rounding
-        rows = np.arange(len(users))[:, None]
-        keys = (rows * num_cats + world.item_category + within).ravel()
-        events = slice(offsets[users[0]], offsets[users[-1] + 1])
-        event_rows = np.repeat(np.arange(len(users)), np.diff(offsets[users[0] : users[-1] + 2]))
-        queries = event_rows * num_cats + categories[events] + rng.random(len(event_rows))
-        flat = np.searchsorted(keys, queries, side="right")
-        items[events] = flat - event_rows * world.num_items
+        row_total = cumulative[:, -1:]
+        keys = (np.arange(len(users))[:, None] + cumulative / row_total).ravel()
+        events = slice(offsets[first], offsets[users[-1] + 1])
+        rows = np.repeat(np.arange(len(users)), np.diff(offsets[first : users[-1] + 2]))
+        category = categories[events]
+        mass = before[rows, category] + rng.random(len(rows)) * totals[rows, category]
+        flat = np.searchsorted(keys, rows + mass / row_total[rows, 0], side="right")
+        # Rounding can put a draw a hair outside its category: keep it inside.
+        items[events] = np.clip(flat - rows * num_items, starts[category], ends[category] - 1)
     return items, log_normaliser
 
 
@@ -151,8 +152,12 @@ def draw_timestamps(
     """
     lengths = np.diff(offsets)
     num_users = len(lengths)
-    begin = rng.uniform(0.0, 0.6, size=num_users)
-    end = begin + (0.999 - begin) * rng.uniform(0.4, 1.0, size=num_users)
+    # Most users are active over the whole window; one in five joins late, one in five leaves
+    # early (a user can do both), as in a real log.
+    joins_late = rng.random(num_users) < 0.2
+    leaves_early = rng.random(num_users) < 0.2
+    begin = np.where(joins_late, rng.uniform(0.1, 0.6, num_users), 0.0)
+    end = np.where(leaves_early, begin + (0.999 - begin) * rng.uniform(0.3, 0.8, num_users), 0.999)
     event_user = np.repeat(np.arange(num_users), lengths)
     uniform = rng.random(offsets[-1])
     uniform = uniform[np.lexsort((uniform, event_user))]  # sorted within each user

@@ -1,0 +1,228 @@
+"""Tests for course_lib.exercises: verdicts and messages for every kind of answer."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from course_lib.exercises import Verdict, check, difference, evaluate
+
+HINT = "look at the data"
+
+
+def reason_of(answer: object, expected: object, **kwargs: object) -> str | None:
+    """The reason in the message of an incorrect verdict, or None when correct."""
+    verdict = evaluate("1.2", answer, expected, hint=HINT, **kwargs)
+    if verdict.passed:
+        return None
+    assert verdict.status == "incorrect"
+    prefix, suffix = "Exercise 1.2: not quite — ", f". Hint: {HINT}"
+    assert verdict.message.startswith(prefix) and verdict.message.endswith(suffix)
+    return verdict.message[len(prefix) : -len(suffix)]
+
+
+@pytest.mark.parametrize("answer", [None, ...])
+def test_missing_answer_is_not_done(answer: object) -> None:
+    verdict = evaluate("1.2", answer, 3, hint=HINT)
+    assert verdict == Verdict(
+        "1.2",
+        "not done",
+        "Exercise 1.2: not done yet — replace the None (or ...) with your answer. "
+        "Hint: look at the data",
+    )
+    assert not verdict.passed
+
+
+CORRECT = [
+    (3, 3),
+    (np.int64(3), 3),
+    (3.0, 3),
+    (torch.tensor(3), 3),
+    (0.1 + 0.2, 0.3),
+    (float("nan"), float("nan")),
+    (True, True),
+    ("buy", "buy"),
+    ([1, "a", 2.5], [1, "a", 2.5]),
+    (np.array([1, 2]), [1, 2]),
+    ((1, 2), [1, 2]),
+    ({"a": 1, "b": [1, 2]}, {"b": [1, 2], "a": 1}),
+    ([3, 1, 2], {1, 2, 3}),
+    ([[1, 2], [3, 4]], np.array([[1, 2], [3, 4]])),
+    (torch.tensor([1.0, 2.0], dtype=torch.float64), torch.tensor([1.0, 2.0])),
+    (torch.tensor([1.0], requires_grad=True) * 2, torch.tensor([2.0])),
+    (pd.Series([1, 2], index=[5, 6]), pd.Series([1, 2])),
+    (pd.Series([1, 2], index=["b", "a"]), pd.Series([2, 1], index=["a", "b"])),
+    (pd.DataFrame({"y": [3], "x": [1]}), pd.DataFrame({"x": [1], "y": [3]})),
+]
+
+
+@pytest.mark.parametrize(("answer", "expected"), CORRECT)
+def test_correct_answers(answer: object, expected: object) -> None:
+    verdict = evaluate("1.2", answer, expected, hint=HINT)
+    assert verdict == Verdict("1.2", "correct", "Exercise 1.2: correct.")
+    assert verdict.passed
+
+
+INCORRECT = [
+    (1240, 1234, "expected 1234, got 1240"),
+    (1_000_005, 1_000_000, "expected 1000000, got 1000005"),
+    (0.5, 0.25, "expected 0.25, got 0.5"),
+    ("12", 12, "expected a number, got str ('12')"),
+    (True, 1, "expected a number, got bool (True)"),
+    (1, True, "expected True or False, got int (1)"),
+    (False, True, "expected True, got False"),
+    ("Buy", "buy", "expected 'buy', got 'Buy'"),
+    (3, "buy", "expected a string, got int (3)"),
+    ([1, 2], [1, 2, 3], "expected 3 items, got 2"),
+    ([1, 5, 3], [1, 2, 3], "item 1: expected 2, got 5"),
+    ("abc", ["a", "b", "c"], "expected a list, got str ('abc')"),
+    ({"a": 1}, {"a": 1, "x": 2}, "keys differ: missing ['x']"),
+    ({"a": [1, 2]}, {"a": [1, 3]}, "at key 'a': item 1: expected 3, got 2"),
+    ({1, 2}, {2, 3}, "items differ: missing [3], extra [1]"),
+    (np.zeros((3, 1)), np.zeros((3, 2)), "expected shape (3, 2), got (3, 1)"),
+    (
+        np.array([[1, 2], [3, 5]]),
+        np.array([[1, 2], [3, 4]]),
+        "1 of 4 values differ; first at index (1, 1): expected 4, got 5",
+    ),
+    (np.array(["a", "b"]), np.array([1, 2]), "expected numbers, got values of dtype <U1"),
+    (torch.zeros(3, 1), torch.zeros(3, 2), "expected shape (3, 2), got (3, 1)"),
+    (np.zeros(2), torch.zeros(2), "expected a torch.Tensor, got ndarray (array([0., 0.]))"),
+    (
+        torch.zeros(2, dtype=torch.long),
+        torch.zeros(2),
+        "expected dtype torch.float32, got torch.int64",
+    ),
+    (
+        torch.tensor([1.0, 2.0, 3.5]),
+        torch.tensor([1.0, 2.0, 3.0]),
+        "1 of 3 values differ; first at index 2: expected 3, got 3.5",
+    ),
+    (pd.Series([1, 2, 3]), pd.Series([1, 2]), "expected shape (2,), got (3,)"),
+    (
+        pd.Series([1, 2, 4], index=["buy", "cart", "pv"]),
+        pd.Series([3, 2, 1], index=["pv", "cart", "buy"]),
+        "1 of 3 values differ; first at label 'pv': expected 3, got 4",
+    ),
+    (
+        pd.Series([1, 2], index=["buy", "fav"]),
+        pd.Series([1, 2], index=["buy", "cart"]),
+        "index labels differ: missing ['cart'], extra ['fav']",
+    ),
+    (
+        pd.Series(["a", "b"]),
+        pd.Series(["a", "c"]),
+        "1 of 2 values differ; first at index 1: expected 'c', got 'b'",
+    ),
+    ([1, 2], pd.Series([1, 2]), "expected a pandas Series, got list ([1, 2])"),
+    (
+        pd.DataFrame({"a": [1]}),
+        pd.DataFrame({"a": [1], "x": [2]}),
+        "columns differ: missing ['x']",
+    ),
+    (
+        pd.DataFrame({"a": [1], "y": [2]}),
+        pd.DataFrame({"a": [1]}),
+        "columns differ: extra ['y']",
+    ),
+    (
+        pd.DataFrame({"a": [1, 2, 3]}),
+        pd.DataFrame({"a": [1, 2]}),
+        "expected shape (2, 1), got (3, 1)",
+    ),
+    (
+        pd.DataFrame({"a": [1, 2], "b": [0.5, 0.7]}),
+        pd.DataFrame({"a": [1, 2], "b": [0.5, 0.75]}),
+        "column 'b': 1 of 2 values differ; first at index 1: expected 0.75, got 0.7",
+    ),
+    (pd.Series([1]), pd.DataFrame({"a": [1]}), "expected a pandas DataFrame, got Series"),
+]
+
+
+@pytest.mark.parametrize(("answer", "expected", "reason"), INCORRECT)
+def test_incorrect_answers_say_what_differs(answer: object, expected: object, reason: str) -> None:
+    assert reason_of(answer, expected).startswith(reason)
+
+
+def test_tolerances_apply_to_floats_only() -> None:
+    assert reason_of(1.01, 1.0, rtol=0.05) is None
+    assert reason_of(1.01, 1.0) == "expected 1, got 1.01"
+    assert reason_of(np.array([1.0, 2.0001]), np.array([1.0, 2.0]), atol=1e-3) is None
+
+
+class Unequal:
+    """An answer whose comparison raises, like a learner's half-finished object."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("cannot compare\nat all")
+
+    __hash__ = object.__hash__
+
+
+def test_an_exception_while_comparing_is_an_incorrect_verdict() -> None:
+    assert reason_of(Unequal(), object()) == (
+        "checking your answer raised RuntimeError: cannot compare at all"
+    )
+
+
+def test_custom_compare_gives_each_verdict() -> None:
+    def even(answer: int) -> str | None:
+        return None if answer % 2 == 0 else f"{answer} is odd."
+
+    assert evaluate("2.1", 4, hint=HINT, compare=even).passed
+    wrong = evaluate("2.1", 3, hint=HINT, compare=even)
+    assert wrong.message == "Exercise 2.1: not quite — 3 is odd. Hint: look at the data"
+    assert evaluate("2.1", None, hint=HINT, compare=even).status == "not done"
+    raising = evaluate("2.1", "x", hint=HINT, compare=even)
+    assert raising.status == "incorrect"
+    assert "raised TypeError" in raising.message
+
+
+def test_custom_compare_may_call_the_learners_function() -> None:
+    def learner_function(x: int) -> int:
+        return x // 0
+
+    verdict = evaluate(
+        "2.2", learner_function, hint="", compare=lambda f: None if f(2) == 4 else "wrong"
+    )
+    assert verdict.message == (
+        "Exercise 2.2: not quite — checking your answer raised ZeroDivisionError: "
+        "integer division or modulo by zero."
+    )
+
+
+@pytest.mark.parametrize("given", [{}, {"expected": 1, "compare": lambda a: None}])
+def test_exactly_one_of_expected_and_compare(given: dict) -> None:
+    with pytest.raises(ValueError, match="exactly one of `expected` and `compare`"):
+        evaluate("3.1", 1, hint=HINT, **given)
+
+
+def test_empty_hint_is_left_out() -> None:
+    assert evaluate("1.1", 2, 1, hint="").message == "Exercise 1.1: not quite — expected 1, got 2."
+
+
+def test_check_prints_one_line_and_returns_none(capsys: pytest.CaptureFixture[str]) -> None:
+    assert check("1.1", 3, 3, hint=HINT) is None
+    check("1.1", None, 3, hint=HINT)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "Exercise 1.1: correct.",
+        "Exercise 1.1: not done yet — replace the None (or ...) with your answer. "
+        "Hint: look at the data",
+    ]
+
+
+def test_verdict_is_frozen() -> None:
+    verdict = evaluate("1.1", 3, 3, hint=HINT)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        verdict.status = "incorrect"  # type: ignore[misc]
+
+
+def test_difference_is_usable_in_custom_compares() -> None:
+    assert difference([1, 2], [1, 2]) is None
+    assert difference(1.0, 1.1, rtol=0.2) is None
+    assert difference("a", "b") == "expected 'b', got 'a'"
