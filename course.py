@@ -118,7 +118,8 @@ def course_environment() -> dict[str, str]:
     """The environment for tests, notebook builds and JupyterLab (its kernels inherit it)."""
     env = dict(os.environ)
     # PyTorch's OpenMP threads busy-wait by default: on a shared 2-core CPU a notebook runs
-    # ~7x slower. MPLBACKEND stays unset: kernels would inherit it and lose inline figures.
+    # ~7x slower. MPLBACKEND is deliberately not set: kernels would inherit it and lose
+    # inline figures.
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return env
 

@@ -21,7 +21,7 @@ def _load_build_module() -> ModuleType:
     path = ROOT / "tools" / "build_notebooks.py"
     spec = importlib.util.spec_from_file_location("build_notebooks", path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["build_notebooks"] = module  # dataclasses and NamedTuples look their module up
+    sys.modules["build_notebooks"] = module  # as a normal import would
     spec.loader.exec_module(module)
     return module
 
@@ -53,10 +53,9 @@ print(x)
 """
 
 
-def write(path: Path, text: str) -> Path:
+def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    return path
 
 
 def store_executed(target: bn.Target, counts: list[int | None] | None = None) -> None:
@@ -311,7 +310,7 @@ def test_build_executes_and_stores_a_notebook(tmp_path: Path) -> None:
     assert bn.build(bn.find_sources(source_dir), notebook_dir) == 0
     notebook = nbformat.read(notebook_dir / "01_tiny.ipynb", as_version=4)
     assert [cell.execution_count for cell in notebook.cells] == [1, 2]
-    assert notebook.cells[1].outputs[0].text == f"42 {notebook_dir}\n"
+    assert notebook.cells[1].outputs[0].text == f"42 {notebook_dir.resolve()}\n"
     assert notebook.metadata.kernelspec == bn.KERNELSPEC
     assert "version" not in notebook.metadata.language_info
     assert bn.check_notebooks(source_dir, notebook_dir) == []
