@@ -52,7 +52,8 @@ def test_same_config_gives_the_same_simulation(small_config, small_simulation) -
     pd.testing.assert_frame_equal(again.log, small_simulation.log)
     pd.testing.assert_frame_equal(again.users, small_simulation.users)
     pd.testing.assert_frame_equal(again.items, small_simulation.items)
-    np.testing.assert_array_equal(again.truth.category_proba, small_simulation.truth.category_proba)
+    truth, again_truth = small_simulation.truth, again.truth
+    np.testing.assert_array_equal(again_truth.category_proba, truth.category_proba)
 
 
 def test_another_seed_gives_another_log(small_config, small_simulation) -> None:
@@ -136,7 +137,8 @@ def test_injected_rows_are_duplicates_or_early_copies(small_config, small_simula
     assert all(row in real_rows for row in duplicates.itertuples(index=False))
     previous = log.shift(1).loc[duplicates.index].astype(log.dtypes.to_dict())
     pd.testing.assert_frame_equal(previous, duplicates)
-    np.testing.assert_array_equal(log.duplicated().to_numpy(), injected & (log["timestamp"] >= start))
+    duplicated = injected & (log["timestamp"] >= start).to_numpy()
+    np.testing.assert_array_equal(log.duplicated().to_numpy(), duplicated)
 
     no_time = [c for c in LOG_COLUMNS if c != "timestamp"]
     real_events = set(real[no_time].itertuples(index=False))
@@ -152,7 +154,8 @@ def test_injected_rows_are_duplicates_or_early_copies(small_config, small_simula
 )
 def test_behavior_rates_are_honoured(rates: tuple[float, float, float]) -> None:
     buy_rate, cart_rate, fav_rate = rates
-    config = SimulatorConfig(**KNOB_BASE, buy_rate=buy_rate, cart_rate=cart_rate, fav_rate=fav_rate)
+    rate_knobs = {"buy_rate": buy_rate, "cart_rate": cart_rate, "fav_rate": fav_rate}
+    config = SimulatorConfig(**KNOB_BASE, **rate_knobs)
     behavior = genuine(simulate(config))["behavior"]
     expected = {"buy": buy_rate, "cart": cart_rate, "fav": fav_rate}
     expected["pv"] = 1.0 - sum(rates)
@@ -251,7 +254,8 @@ def test_task_relatedness_sets_how_much_buys_follow_the_click_driver(relatedness
         ("days", 0),
         ("duplicate_rate", 1.0),
         ("outside_window_rate", -0.1),
-        # Accepted today, then break simulate(): see the report on these three.
+        # Accepted by the config today; then simulate() crashes far from the cause
+        # (taste_dim, start) or writes float timestamps that break the contract (days).
         ("taste_dim", 0),
         ("days", 1.5),
         ("start", "2017-13-45"),
@@ -303,7 +307,8 @@ def test_item_proba_sums_to_one_over_all_items_and_is_calibrated(small_simulatio
     events = log.index[:: max(1, len(log) // 1500)]
     proba = np.stack([truth.item_proba(np.full(len(all_items), e), all_items) for e in events])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
-    drawn = proba[np.arange(len(events)), pd.Index(all_items).get_indexer(log.loc[events, "item_id"])]
+    columns = pd.Index(all_items).get_indexer(log.loc[events, "item_id"])
+    drawn = proba[np.arange(len(events)), columns]
     np.testing.assert_allclose(drawn, truth.item_proba(events, log.loc[events, "item_id"]))
     squares, cubes = (proba**2).sum(axis=1), (proba**3).sum(axis=1)
     standard_error = np.sqrt((cubes - squares**2).sum()) / len(events)
@@ -355,7 +360,7 @@ def test_click_proba_formula(small_simulation) -> None:
     items = np.resize(truth.world.item_ids[:7], len(events))
     item = truth.item_proba(events, items)
     click = truth.click_proba(events, items, 4, 300)
-    np.testing.assert_allclose(click, item / (item + 4 / 300))
+    np.testing.assert_allclose(click, item / (item + 4 * (1 - item) / 299))
     assert ((click >= 0) & (click < 1)).all()
 
 
@@ -398,10 +403,17 @@ def bayes_setup() -> tuple[Simulation, PreparedData]:
 
 def held_out(data: PreparedData) -> Samples:
     """Validation and test samples together: both are each user's last events."""
-    return Samples(
-        *(np.concatenate([getattr(data.valid, f.name), getattr(data.test, f.name)])
-          for f in dataclasses.fields(Samples))
-    )  # fmt: skip
+    fields = {}
+    for field in dataclasses.fields(Samples):
+        fields[field.name] = np.concatenate(
+            [getattr(data.valid, field.name), getattr(data.test, field.name)]
+        )
+    return Samples(**fields)
+
+
+def take(samples: Samples, rows: np.ndarray) -> Samples:
+    """Some rows of every field."""
+    return Samples(**{f.name: getattr(samples, f.name)[rows] for f in dataclasses.fields(Samples)})
 
 
 def history_counts(sequences: Sequences, values: np.ndarray, size: int) -> np.ndarray:
@@ -412,20 +424,32 @@ def history_counts(sequences: Sequences, values: np.ndarray, size: int) -> np.nd
 
 
 def click_features(data: PreparedData, samples: Samples, popularity: np.ndarray) -> np.ndarray:
-    """What a simple model may know: the last category, the history's and the last five
-    events' category shares, and how popular the candidate was among training targets."""
+    """What a simple model may know: whether the candidate's category is the last event's,
+    its share of the history and of the last five events, how often the user has met the
+    candidate before, and how popular the candidate was among training targets (overall and
+    within its category). In logs, so that a linear model can multiply P(category) by
+    P(item | category)."""
     sequences, target = data.sequences, samples.target
     counts = history_counts(sequences, sequences.category, len(data.vocabularies.category))
     user_start = sequences.offsets[:-1][sequences.event_user[target]]
     recent_start = np.maximum(user_start, target - 5)
     category = samples.candidate_category
-    in_history = counts[target, category] - counts[user_start, category]
-    in_recent = counts[target, category] - counts[recent_start, category]
+    share = (counts[target, category] - counts[user_start, category]) / (target - user_start)
+    recent = (counts[target, category] - counts[recent_start, category]) / (target - recent_start)
+    # Earlier events of the same (user, item): search (pair key, position) in sorted order.
+    size, num_events = len(data.item_category), sequences.num_events
+    pair_of_event = sequences.event_user * size + sequences.item
+    keyed = np.sort(pair_of_event * (num_events + 1) + np.arange(num_events))
+    pair = (sequences.event_user[target] * size + samples.candidate) * (num_events + 1)
+    repeats = np.searchsorted(keyed, pair + target) - np.searchsorted(keyed, pair)
+    category_popularity = np.bincount(data.item_category, weights=popularity)
+    within = (popularity[samples.candidate] + 0.5) / (category_popularity[category] + 1.0)
     return np.column_stack(
         [
             sequences.category[target - 1] == category,
-            in_history / (target - user_start),
-            in_recent / (target - recent_start),
+            np.log(0.02 + 0.3 * share + 0.7 * recent),
+            np.log(within),
+            np.log1p(repeats),
             np.log1p(popularity[samples.candidate]),
         ]
     )
@@ -459,7 +483,7 @@ def test_no_trained_model_beats_the_bayes_limit_of_the_click_task(bayes_setup) -
     margin = 2 * hanley_mcneil_se(bayes_auc, test.click)
     assert model_auc <= bayes_auc + margin, (model_auc, bayes_auc, margin)
     assert model_auc > 0.5 + 10 * hanley_mcneil_se(0.5, test.click), model_auc  # not chance
-    assert model_auc > 0.85  # the features carry real signal, so the comparison means something
+    assert model_auc > 0.9  # the features carry real signal, so the comparison means something
 
 
 def test_click_proba_is_calibrated_on_real_samples(bayes_setup) -> None:
@@ -506,17 +530,10 @@ def test_no_trained_model_beats_the_bayes_limit_of_the_buy_task(bayes_setup) -> 
             ]
         )
 
-    train = data.train
-    positives = np.flatnonzero(train.click == 1)
-    train_positive_samples = Samples(
-        *(getattr(train, f.name)[positives] for f in dataclasses.fields(Samples))
-    )
+    train = take(data.train, np.flatnonzero(data.train.click == 1))
     test = held_out(data)
-    keep = np.flatnonzero(test.click == 1)
-    test = Samples(*(getattr(test, f.name)[keep] for f in dataclasses.fields(Samples)))
-    model = LogisticRegression(max_iter=500).fit(
-        features(train_positive_samples), train_positive_samples.buy
-    )
+    test = take(test, np.flatnonzero(test.click == 1))
+    model = LogisticRegression(max_iter=500).fit(features(train), train.buy)
     model_auc = roc_auc_score(test.buy, model.predict_proba(features(test))[:, 1])
     raw_users = data.vocabularies.user.decode(test.user).astype(np.int64)
     raw_items = data.vocabularies.item.decode(test.candidate).astype(np.int64)

@@ -74,9 +74,8 @@ def make_samples(
     repeated = np.repeat(targets, group)
     next_item = sequences.item[repeated]
     is_positive = np.tile(np.arange(group) == 0, len(targets))
-    candidate = np.where(
-        is_positive, next_item, _draw_negatives(next_item, len(item_category), seed)
-    )
+    negatives = _draw_negatives(next_item, len(item_category), seed) if num_negatives else 0
+    candidate = np.where(is_positive, next_item, negatives)
     is_buy = sequences.behavior[repeated] == BUY_INDEX
     return Samples(
         target=repeated,

@@ -78,6 +78,11 @@ def random_split(
 
     A user's training targets then include events that happen after that user's test targets.
     """
+    if valid_fraction < 0 or test_fraction < 0 or valid_fraction + test_fraction >= 1:
+        raise ValueError(
+            f"valid_fraction ({valid_fraction}) and test_fraction ({test_fraction}) must be "
+            "non-negative and leave a training part (sum below 1)"
+        )
     eligible = np.flatnonzero(sequences.position_in_sequence >= min_history)
     draw = np.random.default_rng(seed).random(len(eligible))
     return Split(

@@ -61,7 +61,7 @@ class Vocabulary:
 
     def decode(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """Raw ids of indices; PAD and UNK decode to None. Shape (n,), dtype object."""
-        indices = np.asarray(indices)
+        indices = np.asarray(indices, dtype=np.int64)
         if ((indices < 0) | (indices >= len(self))).any():
             bad = indices[(indices < 0) | (indices >= len(self))][:5].tolist()
             raise IndexError(f"Vocabulary {self.name!r} has indices 0..{len(self) - 1}; got {bad}")

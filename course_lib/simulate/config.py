@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 
 @dataclass(frozen=True)
 class SimulatorConfig:
@@ -58,7 +60,8 @@ class SimulatorConfig:
             "buy_rate": self.buy_rate > 0.0,
             "cart_rate": self.cart_rate > 0.0,
             "fav_rate": self.fav_rate > 0.0,
-            "days": self.days >= 1,
+            "days": isinstance(self.days, int) and self.days >= 1,
+            "taste_dim": self.taste_dim >= 1,
             "duplicate_rate": 0.0 <= self.duplicate_rate < 1.0,
             "outside_window_rate": 0.0 <= self.outside_window_rate < 1.0,
         }
@@ -68,11 +71,18 @@ class SimulatorConfig:
             "max_events_per_user": f">= events_per_user ({self.events_per_user})",
             "category_stickiness": "in [0, 1)",
             "task_relatedness": "in [0, 1]",
+            "days": "a whole number of days >= 1",
         }
         for name, ok in checks.items():
             if not ok:
                 rule = expected.get(name, "positive" if "rate" not in name else "in (0, 1)")
                 raise ValueError(f"SimulatorConfig.{name}={getattr(self, name)!r} must be {rule}")
+        try:
+            pd.Timestamp(self.start, tz="UTC")
+        except ValueError as error:
+            raise ValueError(
+                f"SimulatorConfig.start={self.start!r} must be a date like '2017-11-25': {error}"
+            ) from None
         if self.buy_rate + self.cart_rate + self.fav_rate >= 1.0:
             raise ValueError(
                 "SimulatorConfig: buy_rate + cart_rate + fav_rate must be below 1 "

@@ -68,12 +68,14 @@ class GroundTruth:
         """P(click label = 1) for a candidate under uniform negative sampling. Shape (n,).
 
         A click sample pairs the true next item (label 1) with ``num_negatives`` items drawn
-        uniformly from ``num_candidates`` (label 0). For a candidate j the label is 1 with
-        probability P(j) / (P(j) + num_negatives / num_candidates), which ranks candidates
+        uniformly from the other ``num_candidates - 1`` items (label 0). Item j is the positive
+        with probability P(j) and one of the negatives with probability about
+        num_negatives * (1 - P(j)) / (num_candidates - 1), so the label is 1 with probability
+        P(j) / (P(j) + num_negatives * (1 - P(j)) / (num_candidates - 1)). That ranks candidates
         exactly as P(j) does, so its AUC is the Bayes limit of the click task.
         """
         proba = self.item_proba(event_index, item_ids)
-        return proba / (proba + num_negatives / num_candidates)
+        return proba / (proba + num_negatives * (1.0 - proba) / (num_candidates - 1))
 
     def behavior_proba(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         """P(behavior) of an interaction, columns in funnel order pv, fav, cart, buy. (n, 4)."""
