@@ -2,6 +2,7 @@
 sequences". Notebooks import only the names listed in ``__all__``; they are a stable contract.
 """
 
+from course_lib.baselines import PopularityBaseline, RepeatLastCategoryBaseline, item_popularity
 from course_lib.bundled import (
     BUNDLED_CONFIG,
     bundled_window,
@@ -41,7 +42,28 @@ from course_lib.data import (
     write_log,
 )
 from course_lib.env import environment_report, get_device, set_seed
+from course_lib.metrics import RankingAccumulator, history_mask, rank_of_target, ranking_metrics
+from course_lib.models import (
+    BehaviorEmbedding,
+    CNNEncoder,
+    EncoderOutput,
+    GRUEncoder,
+    LSTMEncoder,
+    MatrixFactorization,
+    MeanPoolEncoder,
+    NextItemConfig,
+    NextItemModel,
+    SelfAttentionEncoder,
+    SequenceEncoder,
+)
 from course_lib.simulate import GroundTruth, Simulation, SimulatorConfig, simulate
+from course_lib.training import (
+    evaluate_ranking,
+    move_batch,
+    predict_outputs,
+    repeat_batches,
+    train_steps,
+)
 
 __version__ = "0.1.0"
 
@@ -52,11 +74,25 @@ __all__ = [
     "TAOBAO_BEHAVIORS",
     "UNK",
     "BehaviorDataset",
+    "BehaviorEmbedding",
+    "CNNEncoder",
     "CleaningReport",
+    "EncoderOutput",
+    "GRUEncoder",
     "GroundTruth",
+    "LSTMEncoder",
     "LogValidationError",
+    "MatrixFactorization",
+    "MeanPoolEncoder",
+    "NextItemConfig",
+    "NextItemModel",
+    "PopularityBaseline",
     "PreparedData",
+    "RankingAccumulator",
+    "RepeatLastCategoryBaseline",
     "Samples",
+    "SelfAttentionEncoder",
+    "SequenceEncoder",
     "Sequences",
     "Simulation",
     "SimulatorConfig",
@@ -70,21 +106,30 @@ __all__ = [
     "collate_batch",
     "encode_log",
     "environment_report",
+    "evaluate_ranking",
     "get_device",
+    "history_mask",
     "item_category_table",
+    "item_popularity",
     "leave_last_out",
     "load_bundled_log",
     "load_bundled_side_tables",
     "make_loader",
     "make_samples",
+    "move_batch",
+    "predict_outputs",
     "prepare",
     "random_split",
+    "rank_of_target",
+    "ranking_metrics",
     "read_log",
     "read_taobao_user_behavior",
+    "repeat_batches",
     "set_seed",
     "simulate",
     "simulate_bundled",
     "time_cut",
+    "train_steps",
     "validate_log",
     "write_log",
 ]

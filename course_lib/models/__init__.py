@@ -1,0 +1,32 @@
+"""Models: embeddings, sequence encoders and the next-item and matrix-factorization models."""
+
+from course_lib.models.attention import SelfAttentionEncoder
+from course_lib.models.cnn import CNNEncoder
+from course_lib.models.embedding import BehaviorEmbedding
+from course_lib.models.encoder_base import (
+    EncoderOutput,
+    SequenceEncoder,
+    last_real_step,
+    real_steps,
+)
+from course_lib.models.gru import GRUEncoder
+from course_lib.models.lstm import LSTMEncoder
+from course_lib.models.matrix_factorization import MatrixFactorization
+from course_lib.models.mean_pool import MeanPoolEncoder
+from course_lib.models.next_item import NextItemConfig, NextItemModel
+
+__all__ = [
+    "BehaviorEmbedding",
+    "CNNEncoder",
+    "EncoderOutput",
+    "GRUEncoder",
+    "LSTMEncoder",
+    "MatrixFactorization",
+    "MeanPoolEncoder",
+    "NextItemConfig",
+    "NextItemModel",
+    "SelfAttentionEncoder",
+    "SequenceEncoder",
+    "last_real_step",
+    "real_steps",
+]

@@ -1,0 +1,103 @@
+"""The training loop and the ranking evaluation over a DataLoader."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import (
+    LSTMEncoder,
+    NextItemConfig,
+    NextItemModel,
+    PopularityBaseline,
+    evaluate_ranking,
+    history_mask,
+    make_loader,
+    ranking_metrics,
+    repeat_batches,
+    set_seed,
+    train_steps,
+)
+
+
+@pytest.fixture(scope="module")
+def next_item_data(small_prepared):
+    """Positives-only loaders of the small simulated log (the next-item task)."""
+    return small_prepared
+
+
+def build_model(prepared, seed: int = 0) -> NextItemModel:
+    set_seed(seed)
+    vocab = prepared.vocabularies
+    config = NextItemConfig(len(vocab.item), len(vocab.category), len(vocab.behavior), 16, 16)
+    return NextItemModel(config, LSTMEncoder(16, 16), torch.as_tensor(prepared.item_category))
+
+
+def test_train_steps_runs_the_budget_and_the_loss_falls(next_item_data) -> None:
+    model = build_model(next_item_data)
+    loader = make_loader(next_item_data.dataset("train", max_len=20), 128, shuffle=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = train_steps(model, repeat_batches(loader), model.loss, optimizer, "cpu", num_steps=60)
+    assert len(losses) == 60
+    assert np.mean(losses[-10:]) < np.mean(losses[:5]) - 0.3
+
+
+def test_train_steps_stops_at_the_end_of_a_finite_loader(next_item_data) -> None:
+    model = build_model(next_item_data)
+    dataset = next_item_data.dataset("valid", max_len=20)
+    loader = make_loader(dataset, 256)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    assert len(train_steps(model, loader, model.loss, optimizer, "cpu")) == len(loader)
+
+
+def test_clip_norm_bounds_the_gradient(next_item_data) -> None:
+    model = build_model(next_item_data)
+    loader = make_loader(next_item_data.dataset("train", max_len=20), 64)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # keep the weights: look at grads
+    train_steps(model, loader, model.loss, optimizer, "cpu", num_steps=1, clip_norm=1e-3)
+    norm = torch.linalg.vector_norm(
+        torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None])
+    )
+    assert norm.item() == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_same_seed_gives_the_same_losses(next_item_data) -> None:
+    runs = []
+    for _ in range(2):
+        model = build_model(next_item_data, seed=3)
+        loader = make_loader(next_item_data.dataset("train", max_len=20), 64, True, seed=3)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        runs.append(train_steps(model, loader, model.loss, optimizer, "cpu", num_steps=5))
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("exclude_history", [False, True])
+def test_evaluate_ranking_matches_one_shot_metrics(next_item_data, exclude_history) -> None:
+    """Accumulating over uneven batches gives the metrics of all scores at once."""
+    model = build_model(next_item_data).eval()
+    dataset = next_item_data.dataset("test", max_len=20)
+    loader = make_loader(dataset, 97)
+    result = evaluate_ranking(
+        lambda b: model(b)["next_item"], loader, "cpu", ks=(5, 20), exclude_history=exclude_history
+    )
+    batch = next(iter(make_loader(dataset, len(dataset))))
+    with torch.no_grad():
+        scores = model(batch)["next_item"]
+    exclude = None
+    if exclude_history:
+        exclude = history_mask(batch["history_item"], scores.shape[1], batch["next_item"])
+    expected = ranking_metrics(scores, batch["next_item"], ks=(5, 20), exclude=exclude)
+    assert result.keys() == expected.keys()
+    for key in expected:
+        assert result[key] == pytest.approx(expected[key], rel=1e-6)  # float32 sums
+
+
+def test_evaluate_ranking_takes_a_baseline(next_item_data) -> None:
+    popularity = PopularityBaseline().fit(
+        next_item_data.train.next_item, len(next_item_data.vocabularies.item)
+    )
+    loader = make_loader(next_item_data.dataset("test", max_len=20), 256)
+    result = evaluate_ranking(popularity.scores, loader, "cpu")
+    num_items = len(next_item_data.vocabularies.item) - 2
+    assert 10 / num_items < result["HR@10"] < 1.0  # better than a random list, not perfect
