@@ -304,3 +304,25 @@ def test_prepare_validates_its_input_naming_the_source(small_simulation) -> None
     bad = small_simulation.log.drop(columns="timestamp")
     with pytest.raises(LogValidationError, match=r"^clicks\.csv: missing column"):
         prepare(bad, source="clicks.csv")
+
+
+@pytest.mark.parametrize("max_len", [1, 7, 50])
+def test_vectorised_batch_equals_collating_single_examples(small_prepared, max_len) -> None:
+    """``BehaviorDataset.batch`` (what make_loader uses) is the per-example path, padded."""
+    dataset = small_prepared.dataset("train", max_len=max_len)
+    indices = np.random.default_rng(0).choice(len(dataset), size=257)
+    fast = dataset.batch(indices)
+    slow = collate_batch([dataset[int(i)] for i in indices])
+    assert fast.keys() == slow.keys()
+    for key in slow:
+        assert fast[key].dtype == slow[key].dtype, key
+        assert torch.equal(fast[key], slow[key]), key
+
+
+def test_loader_batches_cover_every_sample_once(small_prepared) -> None:
+    dataset = small_prepared.dataset("valid", max_len=10)
+    batches = list(make_loader(dataset, batch_size=64, shuffle=True, seed=1))
+    assert len(batches) == -(-len(dataset) // 64)
+    targets = np.concatenate([b["next_item"].numpy() for b in batches])
+    assert len(targets) == len(dataset)
+    assert sorted(targets) == sorted(dataset.samples.next_item)
