@@ -1,4 +1,5 @@
-"""Metrics for the course's tasks; ``ranking`` scores next-item lists."""
+"""Metrics for the course's tasks; ``ranking`` scores next-item lists, ``tasks`` every task of a
+multi-task model."""
 
 from course_lib.metrics.ranking import (
     RankingAccumulator,
@@ -6,5 +7,13 @@ from course_lib.metrics.ranking import (
     rank_of_target,
     ranking_metrics,
 )
+from course_lib.metrics.tasks import metrics_table, task_metrics
 
-__all__ = ["RankingAccumulator", "history_mask", "rank_of_target", "ranking_metrics"]
+__all__ = [
+    "RankingAccumulator",
+    "history_mask",
+    "metrics_table",
+    "rank_of_target",
+    "ranking_metrics",
+    "task_metrics",
+]

@@ -1,4 +1,5 @@
-"""Evaluating next-item scores over a whole DataLoader (notebook 03).
+"""Evaluating models over a whole DataLoader: next-item rankings (notebook 03) and every
+declared task's metrics (notebook 04).
 
 Models and baselines are evaluated alike: each is a function from a batch to next-item scores
 over the catalogue, so a learner can compare an LSTM with a popularity count line by line.
@@ -9,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
+from torch import nn
 
 from course_lib.metrics.ranking import RankingAccumulator, history_mask
-from course_lib.training.loop import Batch, move_batch
+from course_lib.metrics.tasks import NO_SAMPLES, task_metrics
+from course_lib.tasks import Task
+from course_lib.training.loop import Batch, move_batch, predict_outputs
 
 
 @torch.no_grad()
@@ -42,3 +46,39 @@ def evaluate_ranking(
             exclude = history_mask(batch["history_item"], scores.shape[1], batch["next_item"])
         accumulator.update(scores, batch["next_item"], exclude)
     return accumulator.compute()
+
+
+def evaluate_tasks(
+    model: nn.Module, tasks: Sequence[Task], loader: Iterable[Batch], device: torch.device | str
+) -> dict[str, dict[str, float]]:
+    """Every task's metrics over a whole loader, in evaluation mode.
+
+    Outputs of the non-ranking tasks are gathered on the device and moved to the CPU once at
+    the end; ranking tasks are scored batch by batch with a ``RankingAccumulator``.
+
+    Returns:
+        ``{task name: {metric name: value}}``, e.g. ``{"click": {"roc_auc": 0.71, ...}}``.
+    """
+    collected: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {t.name: [] for t in tasks}
+    rankings = {t.name: RankingAccumulator((10,)) for t in tasks if t.kind == "ranking"}
+    for outputs, batch in predict_outputs(model, loader, device):
+        for task in tasks:
+            mask = task.sample_mask(batch)  # (B,)
+            output, label = outputs[task.name][mask], batch[task.label][mask]
+            if task.name in rankings:
+                if len(label):
+                    rankings[task.name].update(output, label)
+            else:
+                collected[task.name].append((output, label))
+    results = {}
+    for task in tasks:
+        if task.name in rankings:
+            ranking = rankings[task.name]
+            results[task.name] = (
+                ranking.compute() if ranking.count else dict(NO_SAMPLES["ranking"])
+            )
+        else:
+            output = torch.cat([output for output, _ in collected[task.name]])
+            label = torch.cat([label for _, label in collected[task.name]])
+            results[task.name] = task_metrics(task, output, label)
+    return results

@@ -54,13 +54,33 @@ def train_steps(
     for batch in tqdm(steps, total=num_steps, disable=not progress, desc="training"):
         batch = move_batch(batch, device)
         loss = loss_fn(model(batch), batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip_norm is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
+        optimizer_step(model, loss, optimizer, clip_norm)
         losses.append(loss.detach())
     return torch.stack(losses).tolist() if losses else []  # one sync at the end, not per step
+
+
+def optimizer_step(
+    model: nn.Module,
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    clip_norm: float | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+) -> None:
+    """One update: zero the gradients, backpropagate ``loss``, clip, step.
+
+    Args:
+        clip_norm: clip the gradient norm to this value (None: no clipping).
+        scaler: for float16 mixed precision: scales the loss so that small gradients do not
+            underflow, and skips the step when they overflowed. None: a plain step.
+    """
+    scaler = scaler or torch.amp.GradScaler(enabled=False)  # disabled: backward() and step()
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if clip_norm is not None:
+        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    scaler.step(optimizer)
+    scaler.update()
 
 
 @torch.no_grad()

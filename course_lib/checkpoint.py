@@ -1,0 +1,182 @@
+"""Saving a trained multi-task model with everything needed to use it again (notebook 08).
+
+A checkpoint is one ``torch.save`` file of plain types only: the architecture's and encoder's
+names, the config as a dict, the tasks, the vocabularies and the weights. So it loads with
+``torch.load(path, weights_only=True)``, which never runs code from the file, and it carries
+the vocabularies that give its item indices their meaning: data encoded with other
+vocabularies would be scored with the wrong item vectors, silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from course_lib.data.encode import Vocabularies
+from course_lib.data.vocab import NUM_RESERVED
+from course_lib.models import (
+    CNNEncoder,
+    GRUEncoder,
+    LSTMEncoder,
+    MeanPoolEncoder,
+    SelfAttentionEncoder,
+    SequenceEncoder,
+)
+from course_lib.models.esmm import ESMMModel
+from course_lib.models.mmoe import MMoEModel
+from course_lib.models.multitask_base import MultiTaskConfig
+from course_lib.models.ple import PLEModel
+from course_lib.models.shared_bottom import SharedBottomModel
+from course_lib.tasks import Task
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "shared_bottom": SharedBottomModel,
+    "mmoe": MMoEModel,
+    "ple": PLEModel,
+    "esmm": ESMMModel,
+}
+ENCODERS: dict[str, type[SequenceEncoder]] = {
+    "mean": MeanPoolEncoder,
+    "lstm": LSTMEncoder,
+    "gru": GRUEncoder,
+    "cnn": CNNEncoder,
+    "attention": SelfAttentionEncoder,
+}
+
+
+class LoadedModel(NamedTuple):
+    """What ``load_checkpoint`` returns; the model is in evaluation mode on the device."""
+
+    model: nn.Module
+    config: MultiTaskConfig
+    tasks: list[Task]
+    vocabularies: Vocabularies
+    metrics: dict | None
+
+
+def build_model(
+    architecture: str,
+    config: MultiTaskConfig,
+    encoder: dict,
+    tasks: Sequence[Task],
+    item_category: np.ndarray | torch.Tensor,
+) -> nn.Module:
+    """Build a multi-task model from names and plain options.
+
+    Args:
+        architecture: a key of ``ARCHITECTURES``.
+        encoder: ``{"name": key of ENCODERS, **constructor options}``; ``input_dim`` and
+            ``hidden_dim`` default to the config's ``embed_dim`` and ``hidden_dim``.
+    """
+    options = {"input_dim": config.embed_dim, "hidden_dim": config.hidden_dim}
+    options |= {key: value for key, value in encoder.items() if key != "name"}
+    encoder_class = _lookup(ENCODERS, encoder["name"])
+    model_class = _lookup(ARCHITECTURES, architecture)
+    return model_class(config, tasks, encoder_class(**options), item_category)
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    *,
+    architecture: str,
+    config: MultiTaskConfig,
+    encoder: dict,
+    tasks: Sequence[Task],
+    vocabularies: Vocabularies,
+    metrics: dict | None = None,
+) -> None:
+    """Write the model, how to rebuild it and its vocabularies to one file.
+
+    Args:
+        architecture, encoder: as given to ``build_model`` (plain strings and numbers).
+        metrics: optional plain dict of results to keep with the model (e.g. test metrics).
+    """
+    _lookup(ARCHITECTURES, architecture)
+    checkpoint = {
+        "architecture": architecture,
+        "config": dataclasses.asdict(config),
+        "encoder": dict(encoder),
+        "tasks": [dataclasses.asdict(task) for task in tasks],
+        "vocabularies": vocabularies.to_dict(),
+        "metrics": metrics,
+        "state_dict": {key: value.cpu() for key, value in model.state_dict().items()},
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, path)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    vocabularies: Vocabularies | None = None,
+    device: torch.device | str = "cpu",
+) -> LoadedModel:
+    """Rebuild a model saved by ``save_checkpoint`` (safely: ``weights_only=True``).
+
+    Args:
+        vocabularies: the vocabularies your data was encoded with; if given, they must be the
+            checkpoint's own, or a ValueError says which one differs and how.
+        device: where to put the model.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"{path}: no such checkpoint. Fix: check the path, or train a model with "
+            "`python -m course_lib train --out FOLDER` (it writes FOLDER/model.pt)"
+        )
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    saved = Vocabularies.from_dict(checkpoint["vocabularies"])
+    if vocabularies is not None:
+        _check_same_vocabularies(saved, vocabularies)
+    tasks = [Task(**task) for task in checkpoint["tasks"]]
+    try:
+        config = MultiTaskConfig(**checkpoint["config"])
+        placeholder = torch.zeros(config.num_items, dtype=torch.long)  # loaded with the weights
+        model = build_model(
+            checkpoint["architecture"], config, checkpoint["encoder"], tasks, placeholder
+        )
+        model.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(
+            f"{path}: the saved weights do not fit the saved {checkpoint['architecture']!r} "
+            f"config {checkpoint['config']}: {error}. Fix: the file was edited or written by "
+            "another version of course_lib; retrain and save it again"
+        ) from error
+    model.to(device).eval()
+    return LoadedModel(model, config, tasks, saved, checkpoint["metrics"])
+
+
+def _check_same_vocabularies(saved: Vocabularies, given: Vocabularies) -> None:
+    """Raise a ValueError naming the first vocabulary that differs, and how."""
+    for name in ("user", "item", "category", "behavior"):
+        ours, theirs = getattr(saved, name).tokens, getattr(given, name).tokens
+        if ours == theirs:
+            continue
+        pairs = zip(ours, theirs, strict=False)
+        position = next(
+            (i for i, (a, b) in enumerate(pairs) if a != b), min(len(ours), len(theirs))
+        )
+        ours_at, theirs_at = (
+            t[position] if position < len(t) else "(none)" for t in (ours, theirs)
+        )
+        raise ValueError(
+            f"the {name} vocabulary differs from the checkpoint's: the checkpoint has "
+            f"{len(ours)} ids, the given one {len(theirs)}; first difference at index "
+            f"{position + NUM_RESERVED}: {ours_at!r} in the checkpoint, {theirs_at!r} given. "
+            "Fix: encode your data with the checkpoint's vocabularies (load without "
+            "vocabularies= and use LoadedModel.vocabularies), or retrain on your data"
+        )
+
+
+def _lookup(registry: dict[str, type], name: str) -> type:
+    """``registry[name]``, or a ValueError listing the names it knows."""
+    if name not in registry:
+        raise ValueError(f"unknown name {name!r}; choose from {sorted(registry)}")
+    return registry[name]

@@ -1,0 +1,170 @@
+"""Command line: ``python -m course_lib train`` trains a multi-task model end to end.
+
+Load the log -> ``prepare`` -> loaders -> build the model -> ``fit`` -> test metrics; it writes
+``OUT/metrics.json`` (test metrics, history, options, timing) and ``OUT/model.pt`` (a
+checkpoint for ``load_checkpoint``). ``--config FILE.json`` sets options from a file whose keys
+are the option names (``"batch-size"`` or ``"batch_size"``); flags on the command line win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from course_lib.bundled import bundled_window, load_bundled_log
+from course_lib.checkpoint import ARCHITECTURES, ENCODERS, build_model, save_checkpoint
+from course_lib.data import LogValidationError, make_loader, prepare, read_log
+from course_lib.env import get_device, set_seed
+from course_lib.metrics.tasks import metrics_table
+from course_lib.models.multitask_base import MultiTaskConfig
+from course_lib.tasks import standard_tasks
+from course_lib.training.evaluate import evaluate_tasks
+from course_lib.training.trainer import fit
+
+MONITOR = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse", "ranking": "MRR"}
+TASK_NAMES = list(standard_tasks(1, 1, 1))  # only the names: sizes come from the data
+
+
+def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
+    """The ``train`` command's options, each with its help text; ``defaults`` override ours."""
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser(
+        "train",
+        help="train a multi-task model on a behavior log",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = train.add_argument
+    add("--architecture", choices=list(ARCHITECTURES), default="mmoe", help="sharing architecture")
+    add("--encoder", choices=list(ENCODERS), default="lstm", help="sequence encoder")
+    add(
+        "--tasks",
+        default="click,buy,next_behavior",
+        help=f"comma-separated, of {TASK_NAMES}; the first picks the best epoch",
+    )
+    add("--epochs", type=int, default=3, help="maximum number of epochs")
+    add("--batch-size", type=int, default=512, help="samples per batch")
+    add("--lr", type=float, default=1e-3, help="Adam learning rate")
+    add("--max-len", type=int, default=20, help="events of history per sample")
+    add("--embed-dim", type=int, default=32, help="embedding size D")
+    add("--hidden-dim", type=int, default=32, help="encoder state size H")
+    add("--seed", type=int, default=0, help="seed of sampling, initialisation and shuffling")
+    add("--device", default="auto", help="cpu, cuda, cuda:1, mps, or auto (the fastest)")
+    add("--max-steps-per-epoch", type=int, help="cap the batches of an epoch, for quick runs")
+    add("--data", help="behavior log CSV with a header row (default: the bundled log)")
+    add("--config", help="JSON file of options (same names); command-line flags override it")
+    add("--out", default="runs/latest", help="folder for metrics.json and model.pt")
+    add("--no-progress", action="store_true", help="hide the progress bars")
+    train.set_defaults(**(defaults or {}))
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; ``--config`` options become the defaults of a second pass."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.config:
+        try:
+            options = json.loads(Path(args.config).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            parser.error(f"--config {args.config}: {error}")
+        options = {key.replace("-", "_"): value for key, value in options.items()}
+        unknown = sorted(options.keys() - vars(args).keys())
+        if unknown:
+            parser.error(f"--config {args.config}: unknown options {unknown}")
+        args = build_parser(options).parse_args(argv)
+    # defaults from a file skip argparse's checks: check every choice here
+    args.tasks = args.tasks.split(",") if isinstance(args.tasks, str) else list(args.tasks)
+    for name, choices in [("architecture", ARCHITECTURES), ("encoder", ENCODERS)]:
+        if getattr(args, name) not in choices:
+            parser.error(f"--{name} {getattr(args, name)!r}: choose from {list(choices)}")
+    unknown = [name for name in args.tasks if name not in TASK_NAMES]
+    if unknown:
+        parser.error(f"--tasks: unknown task(s) {unknown}; choose from {TASK_NAMES}")
+    return args
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Run the whole recipe for parsed options; returns what it writes to metrics.json."""
+    start = time.perf_counter()
+    log = read_log(args.data) if args.data else load_bundled_log()
+    window = (None, None) if args.data else bundled_window()
+    prepared = prepare(log, start=window[0], end=window[1], num_negatives=4, seed=args.seed)
+    vocab = prepared.vocabularies
+    known = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
+    tasks = [known[name] for name in args.tasks]
+    device = get_device(None if args.device == "auto" else args.device)
+    loaders = {
+        part: make_loader(
+            prepared.dataset(part, args.max_len),
+            args.batch_size,
+            part == "train",
+            args.seed,
+            device,
+        )
+        for part in ("train", "valid", "test")
+    }
+    sizes = len(vocab.item), len(vocab.category), len(vocab.behavior)
+    config = MultiTaskConfig(*sizes, embed_dim=args.embed_dim, hidden_dim=args.hidden_dim)
+    encoder = {"name": args.encoder}
+    set_seed(args.seed)
+    model = build_model(args.architecture, config, encoder, tasks, prepared.item_category)
+    monitor = (tasks[0].name, MONITOR[tasks[0].kind])  # the first task picks the best epoch
+    result = fit(
+        model,
+        tasks,
+        loaders["train"],
+        loaders["valid"],
+        device=device,
+        epochs=args.epochs,
+        lr=args.lr,
+        monitor=monitor,
+        max_steps_per_epoch=args.max_steps_per_epoch,
+        progress=not args.no_progress,
+        seed=args.seed,
+    )
+    test = evaluate_tasks(model, tasks, loaders["test"], device)
+    report = {
+        "test": test,
+        "history": result.history.to_dict(orient="records"),
+        "best_epoch": result.best_epoch,
+        "options": vars(args),
+        "config": dataclasses.asdict(config),
+        "device": str(device),
+        "seconds": {"fit": result.seconds, "total": time.perf_counter() - start},
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    save_checkpoint(
+        out / "model.pt",
+        model,
+        architecture=args.architecture,
+        config=config,
+        encoder=encoder,
+        tasks=tasks,
+        vocabularies=vocab,
+        metrics=test,
+    )
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m course_lib``; returns the exit status (2: bad input)."""
+    args = parse_args(argv)
+    try:
+        report = train(args)
+    except (LogValidationError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(metrics_table(report["test"]).round(4).to_string())
+    seconds = report["seconds"]
+    print(f"{seconds['total']:.1f} s in all, {seconds['fit']:.1f} s training; wrote {args.out}/")
+    return 0

@@ -1,0 +1,197 @@
+"""What every multi-task model shares: embeddings, encoder, the candidate features and the heads.
+
+Taught in notebook 05 (single-task versus multi-task). A multi-task model is
+embedding -> sequence encoder -> *sharing architecture* -> one head per declared task. Only the
+middle part differs between shared-bottom, MMoE, PLE and ESMM, so each architecture's file
+implements one method, ``task_representations``: how the shared features ``x`` become one
+vector per candidate task. Everything else lives here, written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from course_lib.data.vocab import NUM_RESERVED
+from course_lib.models.embedding import BehaviorEmbedding
+from course_lib.models.encoder_base import SequenceEncoder
+from course_lib.tasks import Task
+
+Batch = dict[str, torch.Tensor]
+
+
+@dataclass
+class MultiTaskConfig:
+    """Sizes of a multi-task model; vocabulary sizes include PAD and UNK."""
+
+    num_items: int  # V: item vocabulary, also the number of logits of a ranking task
+    num_categories: int  # category vocabulary
+    num_behaviors: int  # behavior vocabulary (6 with PAD, UNK), not the 4 next_behavior classes
+    embed_dim: int = 32  # D: must equal the encoder's input_dim
+    hidden_dim: int = 32  # H: must equal the encoder's output_dim
+    bottom_dims: tuple[int, ...] = (64,)  # shared-bottom MLP (and ESMM's towers start with it)
+    tower_dims: tuple[int, ...] = (32,)  # per-task tower MLP; its last size feeds the head
+    num_experts: int = 4  # E: MMoE experts
+    expert_dims: tuple[int, ...] = (64,)  # layers of one expert MLP (MMoE and PLE)
+    num_shared_experts: int = 2  # PLE: experts every task's gate can use, per level
+    num_task_experts: int = 1  # PLE: experts of each task alone, per level
+    num_levels: int = 1  # PLE: stacked extraction levels (1 = CGC, Tang et al.)
+    dropout: float = 0.0  # dropout after every hidden layer of the MLPs
+
+
+def mlp(in_dim: int, dims: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
+    """Linear + ReLU (+ Dropout) blocks, one per entry of ``dims``; no layers if it is empty.
+
+    Shape:
+        (B, in_dim) -> (B, dims[-1])
+    """
+    layers: list[nn.Module] = []
+    for dim in dims:
+        layers += [nn.Linear(in_dim, dim), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        in_dim = dim
+    return nn.Sequential(*layers)
+
+
+def mlp_output_dim(in_dim: int, dims: Sequence[int]) -> int:
+    """The output size of ``mlp(in_dim, dims)``."""
+    return dims[-1] if dims else in_dim
+
+
+class MultiTaskModel(nn.Module):
+    """Base of the multi-task models: features once, ``task_representations``, one head per task.
+
+    Candidate tasks (``task.uses_candidate``: click, buy) read the features ``x`` through the
+    subclass's sharing architecture and a linear head. Candidate-free tasks read the user state
+    alone, so they cannot see the answer: a ranking task scores the whole catalogue against the
+    item embeddings (tied weights, as ``NextItemModel``), any other gets a linear head.
+
+    Args:
+        config: the sizes.
+        tasks: the declared tasks; the output dict has one entry per task, keyed by name.
+        encoder: any ``SequenceEncoder`` with ``output_dim = hidden_dim``.
+        item_category: the category index of every item index (``item_category_table``).
+    """
+
+    def __init__(
+        self,
+        config: MultiTaskConfig,
+        tasks: Sequence[Task],
+        encoder: SequenceEncoder,
+        item_category: torch.Tensor,
+    ) -> None:
+        super().__init__()
+        item_category = torch.as_tensor(item_category, dtype=torch.long)
+        check_inputs(config, tasks, encoder, item_category)
+        self.config, self.tasks = config, list(tasks)
+        self.candidate_tasks = [task.name for task in tasks if task.uses_candidate]
+        D, H = config.embed_dim, config.hidden_dim
+        self.feature_dim = H + 2 * D  # size of x: [state, candidate, match]
+        self.embedding = BehaviorEmbedding(
+            config.num_items, config.num_categories, config.num_behaviors, D
+        )
+        self.encoder = encoder
+        self.project = nn.Linear(H, D)  # user state -> item space
+        self.register_buffer("item_category", item_category)
+        reserved = torch.arange(config.num_items) < NUM_RESERVED  # (V,) PAD and UNK
+        self.register_buffer("reserved_items", reserved, persistent=False)
+        self.heads = nn.ModuleDict()
+        self.item_bias = nn.ParameterDict()  # popularity bias of each ranking task
+        for task in tasks:
+            if task.uses_candidate:
+                self.heads[task.name] = nn.Linear(config.tower_dims[-1], task.num_classes)
+            elif task.kind == "ranking":
+                self.item_bias[task.name] = nn.Parameter(torch.zeros(config.num_items))
+            else:
+                self.heads[task.name] = nn.Linear(H, task.num_classes)
+
+    def features(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The user state and the features ``x`` shared by the candidate tasks.
+
+        ``x`` holds the state, the candidate's item + category vector and their elementwise
+        product with the projected state: the sum of that product is the dot-product match of
+        matrix factorization, which an MLP on the concatenation alone learns only slowly.
+
+        Shape:
+            batch -> state (B, H), x (B, H + 2D)
+        """
+        embedded = self.embedding(
+            batch["history_item"], batch["history_category"], batch["history_behavior"]
+        )  # (B, L, D)
+        state = self.encoder(embedded, batch["lengths"]).state  # (B, H)
+        candidate = self.embedding.items(batch["candidate"], batch["candidate_category"])
+        match = self.project(state) * candidate  # (B, D)
+        return state, torch.cat([state, candidate, match], dim=-1)  # (B, H + 2D)
+
+    def task_representations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One vector per candidate task; each architecture implements this.
+
+        Shape:
+            x: (B, H + 2D) -> {name: (B, tower_dims[-1])}
+        """
+        raise NotImplementedError
+
+    def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Logits of every declared task (values for regression), keyed by task name.
+
+        Shape:
+            batch -> binary, regression: (B,); multiclass: (B, K); ranking: (B, V), with the
+            PAD and UNK columns at the dtype's most negative value
+        """
+        state, x = self.features(batch)  # (B, H), (B, H + 2D)
+        representations = self.task_representations(x)  # {name: (B, tower_dims[-1])}
+        outputs = {}
+        for task in self.tasks:
+            if task.uses_candidate:
+                output = self.heads[task.name](representations[task.name])  # (B, K)
+            elif task.kind == "ranking":
+                catalogue = self.embedding.all_items(self.item_category)  # (V, D)
+                output = self.project(state) @ catalogue.T + self.item_bias[task.name]
+                output = output.masked_fill(self.reserved_items, torch.finfo(output.dtype).min)
+            else:
+                output = self.heads[task.name](state)  # (B, K)
+            outputs[task.name] = output.squeeze(-1) if task.num_classes == 1 else output
+        return outputs
+
+    @torch.no_grad()
+    def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Probabilities of every task (``Task.probabilities``); call ``model.eval()`` first."""
+        outputs = self.forward(batch)
+        return {task.name: task.probabilities(outputs[task.name]) for task in self.tasks}
+
+
+def check_inputs(
+    config: MultiTaskConfig,
+    tasks: Sequence[Task],
+    encoder: SequenceEncoder,
+    item_category: torch.Tensor,
+) -> None:
+    """Raise a clear ValueError when the tasks, encoder or item table do not fit the config."""
+    names, V = [task.name for task in tasks], config.num_items
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"a multi-task model needs at least one task, names unique; got {names}")
+    if not config.tower_dims:
+        raise ValueError("tower_dims needs at least one layer: its last size feeds the heads")
+    if encoder.output_dim != config.hidden_dim:
+        raise ValueError(
+            f"encoder.output_dim={encoder.output_dim} but config.hidden_dim={config.hidden_dim}; "
+            f"build the encoder with hidden_dim={config.hidden_dim}"
+        )
+    if item_category.shape != (V,):
+        raise ValueError(f"item_category needs shape ({V},); got {tuple(item_category.shape)}")
+    for task in tasks:
+        if (task.num_classes == 1) != (task.kind in ("binary", "regression")):
+            raise ValueError(
+                f"task {task.name!r}: binary and regression tasks have num_classes=1, multiclass "
+                f"and ranking tasks more; got {task.kind} with {task.num_classes}"
+            )
+        if task.kind == "ranking" and (task.num_classes != V or task.uses_candidate):
+            raise ValueError(
+                f"task {task.name!r}: a ranking task scores every item without a candidate, so "
+                f"num_classes must be config.num_items={V} and uses_candidate False; got "
+                f"{task.num_classes} and {task.uses_candidate}"
+            )

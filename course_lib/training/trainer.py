@@ -1,0 +1,178 @@
+"""Training a multi-task model: epochs, validation, early stopping (notebooks 05 onwards).
+
+``fit`` is the whole recipe on one screen: train an epoch, evaluate every task on the
+validation set, keep the weights of the best epoch, stop when the monitored metric has not
+improved for ``patience`` epochs. How the task losses are combined is the ``weighting`` object
+it receives (see ``course_lib.training.weighting``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from course_lib.env import get_device, set_seed
+from course_lib.tasks import Batch, Task, check_labels_are_valid
+from course_lib.training.evaluate import evaluate_tasks
+from course_lib.training.loop import move_batch, optimizer_step
+from course_lib.training.weighting import MultiTaskLoss, TaskWeighting
+
+MINIMISED = {"log_loss", "rmse"}  # lower is better; every other metric: higher is better
+POSTFIX_EVERY = 20  # steps between progress-bar loss updates (each waits for the device)
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` returns; the model itself is trained in place (best epoch's weights)."""
+
+    history: pd.DataFrame  # one row per epoch: train losses, "task/metric" on valid, seconds
+    best_epoch: int  # 1-based epoch whose weights the model holds now
+    best_score: float  # the monitored validation metric at that epoch
+    seconds: float  # wall-clock time of the whole fit
+
+
+def train_epoch(
+    model: nn.Module,
+    loss_fn: MultiTaskLoss,
+    loader: Collection[Batch],
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    clip_norm: float | None = 1.0,
+    max_steps: int | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> dict[str, float]:
+    """One pass over ``loader`` (at most ``max_steps`` batches); returns the mean losses.
+
+    Losses are summed on the device and read once at the end: a ``.item()`` per batch would
+    make the CPU wait for the GPU at every step.
+
+    Args:
+        loader: a DataLoader or any sized collection of batches.
+        scaler, autocast_dtype: mixed precision (see ``fit``); None: full precision.
+        desc: the progress bar's label.
+
+    Returns:
+        ``{task name: mean loss, ..., "total": mean combined loss}``.
+    """
+    model.train()
+    sums: dict[str, torch.Tensor] = {}
+    total_steps = min(len(loader), max_steps or len(loader))
+    steps = itertools.islice(loader, max_steps)
+    bar = tqdm(steps, total=total_steps, desc=desc, disable=not progress)
+    for step, batch in enumerate(bar):
+        batch = move_batch(batch, device)
+        if step == 0:  # a bad label fails here, clearly, not as a CUDA device-side assert
+            for task in loss_fn.tasks:
+                check_labels_are_valid(task, batch)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            total, losses = loss_fn(model(batch), batch)
+        optimizer_step(model, total, optimizer, clip_norm, scaler)
+        for name, loss in {**losses, "total": total}.items():
+            sums[name] = sums.get(name, 0.0) + loss.detach()
+        if progress and step % POSTFIX_EVERY == 0:
+            bar.set_postfix(loss=f"{(sums['total'] / (step + 1)).item():.4f}")
+    if not sums:
+        raise ValueError("the training loader yielded no batches")
+    values = torch.stack(list(sums.values())).tolist()  # the epoch's one synchronisation
+    return {name: value / (step + 1) for name, value in zip(sums, values, strict=True)}
+
+
+def fit(
+    model: nn.Module,
+    tasks: Sequence[Task],
+    train_loader: Collection[Batch],
+    valid_loader: Collection[Batch],
+    *,
+    device: torch.device | str | None = None,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    weighting: TaskWeighting | None = None,
+    monitor: tuple[str, str] = ("click", "roc_auc"),
+    patience: int | None = 2,
+    clip_norm: float | None = 1.0,
+    mixed_precision: bool | None = None,
+    max_steps_per_epoch: int | None = None,
+    progress: bool = True,
+    seed: int = 0,
+) -> FitResult:
+    """Train with Adam, validate every epoch, stop early and restore the best epoch's weights.
+
+    Args:
+        device: where to train; None: ``get_device()``.
+        weighting: combines the task losses; None: fixed weights from each ``Task.weight``.
+        monitor: (task, metric) of the validation results that picks the best epoch; higher
+            is better except for the metrics in ``MINIMISED``.
+        patience: stop after this many epochs without improvement (None: never stop early).
+        clip_norm: clip the gradient norm to this value (None: no clipping).
+        mixed_precision: autocast to bfloat16 (float16 with a GradScaler where the GPU lacks
+            bfloat16); None: on for CUDA. CUDA only.
+        max_steps_per_epoch: cap the batches of an epoch, for quick runs.
+        progress: show a progress bar with the running loss.
+    """
+    start = time.perf_counter()
+    set_seed(seed)
+    device = get_device() if device is None else torch.device(device)
+    loss_fn = MultiTaskLoss(tasks, weighting)
+    model.to(device)
+    loss_fn.weighting.to(device)  # learnable weightings train with the model
+    parameters = [*model.parameters(), *loss_fn.weighting.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
+    autocast_dtype = _autocast_dtype(device, mixed_precision)
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
+    key, minimise = "/".join(monitor), monitor[1] in MINIMISED
+    rows, best_epoch, best_score, best_state = [], 0, math.nan, None
+    for epoch in range(1, epochs + 1):
+        epoch_start = time.perf_counter()
+        losses = train_epoch(
+            model,
+            loss_fn,
+            train_loader,
+            optimizer,
+            device,
+            scaler=scaler,
+            autocast_dtype=autocast_dtype,
+            clip_norm=clip_norm,
+            max_steps=max_steps_per_epoch,
+            progress=progress,
+            desc=f"epoch {epoch}/{epochs}",
+        )
+        valid = evaluate_tasks(model, tasks, valid_loader, device)
+        row = {"epoch": epoch} | {f"train_loss/{name}": loss for name, loss in losses.items()}
+        for task, metrics in valid.items():
+            row |= {f"{task}/{metric}": value for metric, value in metrics.items()}
+        rows.append(row | {"seconds": time.perf_counter() - epoch_start})
+        if key not in row:
+            raise KeyError(f"monitor {monitor} is not among the validation metrics: {list(row)}")
+        score = row[key]
+        if math.isnan(best_score) or (score < best_score if minimise else score > best_score):
+            best_epoch, best_score = epoch, score
+            best_state = {k: v.to("cpu", copy=True) for k, v in model.state_dict().items()}
+        elif patience is not None and epoch - best_epoch >= patience:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return FitResult(pd.DataFrame(rows), best_epoch, best_score, time.perf_counter() - start)
+
+
+def _autocast_dtype(device: torch.device, mixed_precision: bool | None) -> torch.dtype | None:
+    """bfloat16 where the GPU supports it, else float16; None when mixed precision is off."""
+    if mixed_precision is None:
+        mixed_precision = device.type == "cuda"
+    if not mixed_precision:
+        return None
+    if device.type != "cuda":
+        raise ValueError(f"mixed_precision=True needs a CUDA device, not {device}; pass None")
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

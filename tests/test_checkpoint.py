@@ -1,0 +1,101 @@
+"""Checkpoints: round trip for every architecture, safe loading, clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from course_lib.checkpoint import ARCHITECTURES, build_model, load_checkpoint, save_checkpoint
+from course_lib.data import TAOBAO_BEHAVIORS, Vocabularies, Vocabulary
+from course_lib.models.multitask_base import MultiTaskConfig
+from course_lib.tasks import standard_tasks
+
+VOCABULARIES = Vocabularies(
+    user=Vocabulary(list(range(100, 110)), "user_id"),
+    item=Vocabulary(list(range(500, 520)), "item_id"),
+    category=Vocabulary([7, 8, 9], "category_id"),
+    behavior=Vocabulary(list(TAOBAO_BEHAVIORS), "behavior"),
+)
+CONFIG = MultiTaskConfig(22, 5, 6, embed_dim=8, hidden_dim=8, bottom_dims=(16,), tower_dims=(8,))
+TASKS = list(standard_tasks(22, 5, 4).values())[:3]  # click, buy, next_behavior
+ENCODER = {"name": "gru"}
+
+
+def make_model(architecture: str = "mmoe") -> torch.nn.Module:
+    torch.manual_seed(0)
+    item_category = torch.tensor([0, 1, *([2, 3, 4] * 7)[:20]])
+    return build_model(architecture, CONFIG, ENCODER, TASKS, item_category)
+
+
+def make_batch(size: int = 6) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    items = torch.randint(2, 22, (size, 4), generator=generator)
+    return {
+        "history_item": items,
+        "history_category": items % 3 + 2,
+        "history_behavior": torch.randint(2, 6, (size, 4), generator=generator),
+        "lengths": torch.tensor([4, 1, 2, 3, 4, 4])[:size],
+        "candidate": items[:, 0],
+        "candidate_category": items[:, 0] % 3 + 2,
+    }
+
+
+def save(path, model, architecture="mmoe", **changes) -> None:
+    save_checkpoint(
+        path,
+        model,
+        architecture=architecture,
+        config=CONFIG,
+        encoder=ENCODER,
+        tasks=TASKS,
+        vocabularies=VOCABULARIES,
+        **changes,
+    )
+
+
+@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
+def test_round_trip_gives_identical_predictions(tmp_path, architecture) -> None:
+    model = make_model(architecture).eval()
+    save(tmp_path / "model.pt", model, architecture, metrics={"click": {"roc_auc": 0.7}})
+    loaded = load_checkpoint(tmp_path / "model.pt", vocabularies=VOCABULARIES)
+    assert loaded.config == CONFIG and loaded.tasks == TASKS and not loaded.model.training
+    assert loaded.vocabularies == VOCABULARIES and loaded.metrics == {"click": {"roc_auc": 0.7}}
+    batch = make_batch()
+    with torch.no_grad():
+        expected, actual = model(batch), loaded.model(batch)
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=0)
+
+
+def test_the_file_holds_only_plain_types(tmp_path) -> None:
+    save(tmp_path / "model.pt", make_model())
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert checkpoint["architecture"] == "mmoe" and checkpoint["encoder"] == ENCODER
+    assert checkpoint["config"] == dataclasses.asdict(CONFIG)
+    assert checkpoint["tasks"][0]["name"] == "click"
+
+
+def test_a_different_vocabulary_is_refused_with_what_differs(tmp_path) -> None:
+    save(tmp_path / "model.pt", make_model())
+    items = list(range(500, 520))
+    items[3] = 999
+    other = dataclasses.replace(VOCABULARIES, item=Vocabulary(items, "item_id"))
+    with pytest.raises(ValueError, match=r"item vocabulary") as error:
+        load_checkpoint(tmp_path / "model.pt", vocabularies=other)
+    message = str(error.value)
+    assert "20 ids" in message and "index 5: 503" in message and "999" in message
+    assert "Fix" in message and "retrain" in message
+
+
+def test_missing_file_and_edited_config_fail_clearly(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "nowhere.pt")
+    checkpoint_path = tmp_path / "model.pt"
+    save(checkpoint_path, make_model())
+    checkpoint = torch.load(checkpoint_path, weights_only=True)
+    checkpoint["config"]["hidden_dim"] = 16  # as if someone edited the file
+    torch.save(checkpoint, checkpoint_path)
+    with pytest.raises(ValueError, match="do not fit the saved 'mmoe' config"):
+        load_checkpoint(checkpoint_path)

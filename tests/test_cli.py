@@ -1,0 +1,113 @@
+"""The command line ``python -m course_lib train``: a real run in a subprocess, options, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from course_lib.checkpoint import load_checkpoint
+from course_lib.cli import main
+from course_lib.data import write_log
+from course_lib.simulate import SimulatorConfig, simulate
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+OPTIONS = [
+    "--architecture",
+    "--encoder",
+    "--tasks",
+    "--epochs",
+    "--batch-size",
+    "--lr",
+    "--max-len",
+    "--embed-dim",
+    "--hidden-dim",
+    "--seed",
+    "--device",
+    "--max-steps-per-epoch",
+    "--data",
+    "--config",
+    "--out",
+    "--no-progress",
+]
+
+
+@pytest.fixture(scope="module")
+def log_file(tmp_path_factory) -> Path:
+    config = SimulatorConfig(num_users=200, num_items=100, num_categories=6)
+    path = tmp_path_factory.mktemp("data") / "log.csv"
+    write_log(simulate(config).log, path)
+    return path
+
+
+def test_train_writes_metrics_and_a_loadable_checkpoint(tmp_path, log_file) -> None:
+    """Options come from --config, and a flag on the command line overrides the file."""
+    config = {"epochs": 3, "embed-dim": 8, "hidden_dim": 8, "batch_size": 64, "encoder": "gru"}
+    (tmp_path / "options.json").write_text(json.dumps(config))
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "course_lib",
+        "train",
+        "--data",
+        str(log_file),
+        "--config",
+        str(tmp_path / "options.json"),
+        "--epochs",
+        "1",
+        "--max-steps-per-epoch",
+        "5",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    env = os.environ | {"OMP_WAIT_POLICY": "PASSIVE"}
+    done = subprocess.run(command, cwd=REPOSITORY, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "roc_auc" in done.stdout and "next_behavior" in done.stdout
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["options"]["epochs"] == 1 and len(report["history"]) == 1  # the flag won
+    assert report["options"]["encoder"] == "gru" and report["config"]["embed_dim"] == 8
+    assert set(report["test"]) == {"click", "buy", "next_behavior"}
+    assert 0.0 <= report["test"]["click"]["roc_auc"] <= 1.0
+    loaded = load_checkpoint(out / "model.pt")
+    assert loaded.config.hidden_dim == 8 and [t.name for t in loaded.tasks] == list(report["test"])
+    assert loaded.metrics == report["test"]
+
+
+def test_help_documents_every_option(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for option in OPTIONS:
+        assert option in text
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--tasks", "click,bye"], "unknown task(s) ['bye']"),
+        (["--architecture", "transformer"], "invalid choice"),
+        (["--config", "missing.json"], "--config missing.json"),
+    ],
+)
+def test_bad_options_exit_with_status_2(capsys, arguments, message) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", *arguments])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_config_key_and_missing_data_exit_with_status_2(tmp_path, capsys) -> None:
+    (tmp_path / "options.json").write_text(json.dumps({"epoch": 2}))
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--config", str(tmp_path / "options.json")])
+    assert exit_.value.code == 2 and "unknown options ['epoch']" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path)]) == 2
+    assert "nope.csv: no such file" in capsys.readouterr().err

@@ -1,0 +1,191 @@
+"""Loss combination (MultiTaskLoss, FixedWeights) and the multi-task trainer ``fit``."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from course_lib.tasks import Task
+from course_lib.training import trainer
+from course_lib.training.trainer import fit
+from course_lib.training.weighting import FixedWeights, MultiTaskLoss, TaskWeighting
+
+NUM_ITEMS = 12
+TASKS = [
+    Task("click", "binary", "click"),
+    Task("buy", "binary", "buy", weight=0.5),
+    Task("next_behavior", "multiclass", "next_behavior", 4, only_positives=True),
+]
+
+
+class TinyModel(nn.Module):
+    """A stand-in multi-task model: candidate and mean history embeddings, one head per task."""
+
+    def __init__(self, dim: int = 8) -> None:
+        super().__init__()
+        self.item = nn.Embedding(NUM_ITEMS, dim)
+        self.heads = nn.ModuleDict({"click": nn.Linear(2 * dim, 1), "buy": nn.Linear(2 * dim, 1)})
+        self.heads["next_behavior"] = nn.Linear(2 * dim, 4)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x = torch.cat([self.item(batch["candidate"]), self.item(batch["history_item"]).mean(1)], 1)
+        outputs = {name: head(x) for name, head in self.heads.items()}  # (B, 2D) -> (B, K)
+        return outputs | {name: outputs[name].squeeze(-1) for name in ("click", "buy")}
+
+
+def make_batch(size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Labels that are functions of the candidate, so a model can fit them exactly."""
+    generator = torch.Generator().manual_seed(seed)
+    candidate = torch.randint(2, NUM_ITEMS, (size,), generator=generator)
+    return {
+        "history_item": torch.randint(2, NUM_ITEMS, (size, 5), generator=generator),
+        "candidate": candidate,
+        "click": (candidate % 2).float(),
+        "buy": (candidate % 4 == 1).float(),
+        "next_behavior": candidate % 4,
+    }
+
+
+def test_multitask_loss_is_the_weighted_sum_of_the_task_losses() -> None:
+    model, batch = TinyModel(), make_batch()
+    outputs = model(batch)
+    total, losses = MultiTaskLoss(TASKS)(outputs, batch)
+    assert set(losses) == {"click", "buy", "next_behavior"}
+    for task in TASKS:
+        torch.testing.assert_close(losses[task.name], task.loss(outputs[task.name], batch))
+    torch.testing.assert_close(
+        total, losses["click"] + 0.5 * losses["buy"] + losses["next_behavior"]
+    )
+    weights = FixedWeights({"click": 2.0, "buy": 0.0, "next_behavior": 1.0})
+    total, losses = MultiTaskLoss(TASKS, weights)(outputs, batch)
+    torch.testing.assert_close(total, 2 * losses["click"] + losses["next_behavior"])
+
+
+def test_fixed_weights_and_the_loss_name_what_is_missing() -> None:
+    with pytest.raises(KeyError, match="no weight for tasks"):
+        FixedWeights({"click": 1.0}).combine(
+            {"click": torch.tensor(1.0), "buy": torch.tensor(1.0)}
+        )
+    with pytest.raises(KeyError, match="no output for tasks"):
+        MultiTaskLoss(TASKS)({"click": torch.zeros(3)}, make_batch(3))
+
+
+def test_fit_overfits_a_small_batch_and_records_its_history() -> None:
+    batch = make_batch()
+    model = TinyModel()
+    result = fit(
+        model,
+        TASKS,
+        [batch] * 20,
+        [batch],
+        device="cpu",
+        epochs=6,
+        lr=0.05,
+        patience=None,
+        progress=False,
+    )
+    history = result.history
+    assert len(history) == 6 and history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+    losses = [f"train_loss/{name}" for name in ("click", "buy", "next_behavior", "total")]
+    assert list(history.columns[:5]) == ["epoch", *losses]
+    assert {"click/roc_auc", "buy/f1", "next_behavior/accuracy"} <= set(history.columns)
+    assert history.columns[-1] == "seconds"
+    assert history["train_loss/click"].iloc[-1] < 0.05
+    assert result.best_score == history["click/roc_auc"].max() == 1.0
+    assert result.seconds > 0
+
+
+def test_same_seed_gives_the_same_history_and_no_output_without_progress(capsys) -> None:
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)  # the same initial weights; fit's seed covers the rest
+        result = fit(
+            TinyModel(),
+            TASKS,
+            [make_batch(seed=1)] * 3,
+            [make_batch(seed=2)],
+            device="cpu",
+            epochs=2,
+            progress=False,
+            seed=5,
+        )
+        runs.append(result.history.drop(columns="seconds"))
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("metric", "scores", "best_epoch", "epochs_run"),
+    [("roc_auc", [0.6, 0.9, 0.7, 0.5, 0.95], 2, 4), ("log_loss", [0.5, 0.4, 0.3, 0.6, 0.7], 3, 5)],
+)
+def test_early_stopping_restores_the_best_epoch(
+    monkeypatch, metric, scores, best_epoch, epochs_run
+) -> None:
+    """A scripted validation curve: fit must stop after ``patience`` epochs without
+    improvement and hand back the weights of the best epoch."""
+    model = TinyModel()
+    states = []
+
+    def scripted(model, tasks, loader, device):
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+        return {"click": {metric: scores[len(states) - 1]}}
+
+    monkeypatch.setattr(trainer, "evaluate_tasks", scripted)
+    result = fit(
+        model,
+        TASKS,
+        [make_batch()] * 3,
+        [],
+        device="cpu",
+        epochs=5,
+        lr=0.05,
+        monitor=("click", metric),
+        patience=2,
+        progress=False,
+    )
+    assert (result.best_epoch, result.best_score) == (best_epoch, scores[best_epoch - 1])
+    assert len(result.history) == epochs_run
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, states[best_epoch - 1][key])
+
+
+def test_a_learnable_weighting_is_optimised_with_the_model() -> None:
+    class LearnedScale(TaskWeighting):
+        def __init__(self) -> None:
+            super().__init__()
+            self.log_scale = nn.Parameter(torch.zeros(()))
+
+        def combine(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+            return self.log_scale.exp() * sum(losses.values()) + self.log_scale**2
+
+    weighting = LearnedScale()
+    fit(
+        TinyModel(),
+        TASKS,
+        [make_batch()] * 5,
+        [make_batch()],
+        device="cpu",
+        epochs=1,
+        weighting=weighting,
+        progress=False,
+    )
+    assert weighting.log_scale.item() < 0  # pulled down by the losses it scales
+
+
+def test_a_bad_label_or_monitor_fails_clearly() -> None:
+    batch = make_batch() | {"next_behavior": torch.full((32,), 7)}
+    with pytest.raises(ValueError, match="next_behavior"):
+        fit(TinyModel(), TASKS, [batch], [batch], device="cpu", epochs=1, progress=False)
+    with pytest.raises(KeyError, match="monitor"):
+        fit(
+            TinyModel(),
+            TASKS,
+            [make_batch()],
+            [make_batch()],
+            device="cpu",
+            epochs=1,
+            monitor=("click", "nope"),
+            progress=False,
+        )
