@@ -70,7 +70,7 @@ from course_lib.models import (
     SharedBottomModel,
 )
 from course_lib.simulate import GroundTruth, Simulation, SimulatorConfig, simulate
-from course_lib.tasks import Task, standard_tasks
+from course_lib.tasks import Task, label_rates, standard_tasks
 from course_lib.training import (
     FitResult,
     FixedWeights,
@@ -145,6 +145,7 @@ __all__ = [
     "history_mask",
     "item_category_table",
     "item_popularity",
+    "label_rates",
     "leave_last_out",
     "load_bundled_log",
     "load_bundled_side_tables",

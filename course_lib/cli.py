@@ -22,7 +22,7 @@ from course_lib.data import LogValidationError, make_loader, prepare, read_log
 from course_lib.env import get_device, set_seed
 from course_lib.metrics.tasks import metrics_table
 from course_lib.models.multitask_base import MultiTaskConfig
-from course_lib.tasks import standard_tasks
+from course_lib.tasks import label_rates, standard_tasks
 from course_lib.training.evaluate import evaluate_tasks
 from course_lib.training.trainer import fit
 
@@ -116,6 +116,7 @@ def train(args: argparse.Namespace) -> dict:
     encoder = {"name": args.encoder}
     set_seed(args.seed)
     model = build_model(args.architecture, config, encoder, tasks, prepared.item_category)
+    model.init_output_biases(label_rates(tasks, prepared.train))  # start at the base rates
     monitor = (tasks[0].name, MONITOR[tasks[0].kind])  # the first task picks the best epoch
     result = fit(
         model,

@@ -8,13 +8,15 @@ to an exercise is one more ``Task`` in the list, nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from course_lib.data.samples import Samples
 from course_lib.data.vocab import NUM_RESERVED
 
 TaskKind = Literal["binary", "multiclass", "regression", "ranking"]
@@ -114,6 +116,26 @@ def standard_tasks(num_items: int, num_categories: int, num_behaviors: int) -> d
             "next_category", "multiclass", "next_category", num_categories, False, True
         ),
     }
+
+
+def label_rates(tasks: Sequence[Task], samples: Samples) -> dict[str, torch.Tensor]:
+    """Each task's label distribution on the samples that carry its label.
+
+    Binary tasks get P(label = 1), shape (1,); multiclass and ranking tasks the frequency of
+    every class, shape (num_classes,); regression tasks the mean label, shape (1,). Used to
+    start each output layer at its prior (``MultiTaskModel.init_output_biases``).
+    """
+    positives = samples.click > 0.5
+    rates = {}
+    for task in tasks:
+        label = getattr(samples, task.label)
+        label = label[positives] if task.only_positives else label
+        if task.kind in ("multiclass", "ranking"):
+            counts = np.bincount(label, minlength=task.num_classes)
+            rates[task.name] = torch.as_tensor(counts / max(len(label), 1), dtype=torch.float32)
+        else:
+            rates[task.name] = torch.tensor([float(np.mean(label))])
+    return rates
 
 
 def check_labels_are_valid(task: Task, batch: Batch) -> None:

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.data.pipeline import PreparedData
+from course_lib.env import set_seed
 from course_lib.models import (
     ESMMModel,
     LSTMEncoder,
@@ -20,7 +21,7 @@ from course_lib.models import (
     SharedBottomModel,
 )
 from course_lib.models.esmm import product_logit
-from course_lib.tasks import Task, standard_tasks
+from course_lib.tasks import Task, label_rates, standard_tasks
 
 D, H = 8, 12  # embed_dim, hidden_dim of every tiny model
 Batch = dict[str, torch.Tensor]
@@ -208,3 +209,32 @@ def test_it_learns(name, small_prepared):
     final = click_loss()
     assert final < 0.8 * start
     assert final < 0.85 * constant_loss  # learned more than the share of clicks
+
+
+@pytest.mark.parametrize("architecture", [SharedBottomModel, MMoEModel, PLEModel, ESMMModel])
+def test_output_biases_start_at_the_label_priors(architecture, small_prepared) -> None:
+    """After init_output_biases, mean predictions sit near each task's base rate."""
+    vocab = small_prepared.vocabularies
+    all_tasks = standard_tasks(len(vocab.item), len(vocab.category), 4)
+    tasks = [all_tasks[name] for name in ("click", "buy", "next_behavior", "next_item")]
+    set_seed(0)
+    config = MultiTaskConfig(len(vocab.item), len(vocab.category), len(vocab.behavior), 8, 12)
+    model = architecture(
+        config, tasks, LSTMEncoder(8, 12), torch.as_tensor(small_prepared.item_category)
+    )
+    rates = label_rates(tasks, small_prepared.train)
+    assert rates["click"].item() == pytest.approx(0.2)
+    model.init_output_biases(rates)
+    dataset = small_prepared.dataset("train", max_len=10)
+    batch = dataset.batch(np.arange(2000))
+    probabilities = model.eval().predict(batch)
+    for name in ("click", "buy"):
+        assert probabilities[name].mean().item() == pytest.approx(rates[name].item(), rel=0.5)
+    positives = batch["click"] > 0.5
+    behavior = probabilities["next_behavior"][positives].mean(dim=0)
+    torch.testing.assert_close(behavior, rates["next_behavior"], atol=0.1, rtol=0.0)
+    if architecture is ESMMModel:
+        conversion = rates["buy"] / rates["click"]
+        assert model.heads["buy"].bias.item() == pytest.approx(
+            torch.logit(conversion).item(), rel=1e-5
+        )

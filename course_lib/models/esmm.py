@@ -1,7 +1,7 @@
 """ESMM: Entire Space Multi-task Model (Ma et al., "Entire Space Multi-Task Model: An Effective
 Approach for Estimating Post-Click Conversion Rate", SIGIR 2018).
 
-Taught in notebook 05. A conversion model trained only on clicked samples learns p(buy | click)
+Taught in notebook 04. A conversion model trained only on clicked samples learns p(buy | click)
 on a biased sample (selection bias) and from few labels (data sparsity). ESMM never trains it
 directly: a CTR tower gives p(click), a CVR tower gives p(buy | click), and their product
 p(click and buy) = p(click) · p(buy | click) is trained on the buy label of *every* sample.
@@ -83,6 +83,12 @@ class ESMMModel(MultiTaskModel):
             x: (B, H + 2D) -> {name: (B, tower_dims[-1])}
         """
         return {name: self.towers[name](x) for name in self.candidate_tasks}
+
+    def init_output_biases(self, rates: dict[str, torch.Tensor]) -> None:
+        """As the base class, except that the "buy" head predicts conversion given a click:
+        its prior is P(buy) / P(click), since a buy on the impression space implies a click."""
+        rates = {**rates, "buy": rates["buy"] / rates["click"]}
+        super().init_output_biases(rates)
 
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The base model's outputs, with "buy" turned from the CVR logit into the CTCVR logit.

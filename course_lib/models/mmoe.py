@@ -1,7 +1,7 @@
 """MMoE: Multi-gate Mixture-of-Experts (Ma et al., "Modeling Task Relationships in Multi-task
 Learning with Multi-gate Mixture-of-Experts", KDD 2018).
 
-Taught in notebook 05. Instead of one shared bottom, E expert MLPs all read the features, and
+Taught in notebook 04. Instead of one shared bottom, E expert MLPs all read the features, and
 every task has its own gate: a linear layer and a softmax over the experts, giving each sample
 its own mixture weights. Related tasks can share experts, conflicting ones can drift apart.
 """

@@ -1,6 +1,6 @@
 """What every multi-task model shares: embeddings, encoder, the candidate features and the heads.
 
-Taught in notebook 05 (single-task versus multi-task). A multi-task model is
+Taught in notebook 04 (single-task versus multi-task). A multi-task model is
 embedding -> sequence encoder -> *sharing architecture* -> one head per declared task. Only the
 middle part differs between shared-bottom, MMoE, PLE and ESMM, so each architecture's file
 implements one method, ``task_representations``: how the shared features ``x`` become one
@@ -108,6 +108,30 @@ class MultiTaskModel(nn.Module):
                 self.item_bias[task.name] = nn.Parameter(torch.zeros(config.num_items))
             else:
                 self.heads[task.name] = nn.Linear(H, task.num_classes)
+
+    @torch.no_grad()
+    def init_output_biases(self, rates: dict[str, torch.Tensor]) -> None:
+        """Start every output layer at its task's prior, from ``tasks.label_rates``.
+
+        With zero biases a binary head first predicts 0.5 and a softmax head a uniform
+        distribution; the first steps then go into learning base rates (a buy rate of 0.6%
+        is a logit of -5), and in a multi-task model those large early gradients run through
+        the shared layers and disturb the other tasks. Biases at the log-odds (binary) or the
+        log-frequencies (softmax) remove that transient.
+        """
+        for task in self.tasks:
+            rate = rates[task.name].to(self.project.weight.device)
+            if task.kind == "binary":
+                rate = rate.clamp(1e-6, 1 - 1e-6)
+                bias = torch.log(rate / (1 - rate))
+            elif task.kind == "regression":
+                bias = rate
+            else:
+                bias = torch.log(rate.clamp(min=1e-6))  # softmax: log-frequencies
+            if task.name in self.item_bias:
+                self.item_bias[task.name].copy_(bias)
+            else:
+                self.heads[task.name].bias.copy_(bias)
 
     def features(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """The user state and the features ``x`` shared by the candidate tasks.

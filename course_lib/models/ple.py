@@ -1,7 +1,7 @@
 """PLE: Progressive Layered Extraction (Tang et al., "Progressive Layered Extraction (PLE): A
 Novel Multi-Task Learning (MTL) Model for Personalized Recommendations", RecSys 2020).
 
-Taught in notebook 05. MMoE lets every task mix every expert, so a task cannot keep experts
+Taught in notebook 04. MMoE lets every task mix every expert, so a task cannot keep experts
 to itself. PLE separates them: at each level (a CGC, Customized Gate Control) some experts are
 shared and some belong to one task; a task's gate mixes its own experts and the shared ones.
 Levels stack: between two levels a shared gate mixes *all* experts into the next level's shared

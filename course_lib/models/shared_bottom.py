@@ -1,6 +1,6 @@
 """Shared-bottom multi-task model: hard parameter sharing (Caruana, Machine Learning 1997).
 
-Taught in notebook 05. Every candidate task reads the same bottom MLP, then its own small
+Taught in notebook 04. Every candidate task reads the same bottom MLP, then its own small
 tower: the bottom is pushed by all tasks' gradients at once, which helps when the tasks are
 related and hurts when they pull apart (negative transfer), the motivation for MMoE and PLE.
 With a single task it is the course's single-task baseline; there is no separate class.
