@@ -37,7 +37,7 @@ from course_lib.exercises import welcome
 # | **01 preprocessing** | validate, clean, encode, sequence and split a raw log into tensors without leaking the future | `course_lib.data` |
 # | **02 embeddings** | from one-hot vectors to `nn.Embedding`; matrix factorisation; what learned embeddings look like | `MatrixFactorization`, `BehaviorEmbedding` |
 # | **03 sequence encoders** | an LSTM reads a behavior sequence; pooling, GRU, CNN and self-attention compared | `course_lib.models`, `evaluate_ranking` |
-# | 04 single- vs multi-task | shared-bottom, MMoE, PLE and the ESMM cascade; when sharing helps and when it hurts | models, trainer |
+# | **04 single- vs multi-task** | shared-bottom, MMoE, PLE and the ESMM cascade; when sharing helps and when it hurts | `Task`, the multi-task models, `fit` |
 # | 05 task imbalance | rare labels and unbalanced losses: pos_weight, focal loss, GradNorm, PCGrad… | losses, weighting |
 # | 06 recommendation lists | top-K lists, ranking metrics, cold start, calibration | evaluation |
 # | 07 your own data | the whole pipeline on a real public log or your company's | loaders |
