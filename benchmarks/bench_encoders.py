@@ -68,7 +68,7 @@ def main() -> None:
         )
         model = NextItemModel(config, make_encoder(), torch.as_tensor(data.item_category))
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        train_steps(model, batches[:3], model.loss, optimizer, "cpu")  # warm-up
+        train_steps(model, batches[:10], model.loss, optimizer, "cpu")  # warm-up
 
         def run(model=model, optimizer=optimizer) -> None:
             train_steps(model, batches, model.loss, optimizer, "cpu")

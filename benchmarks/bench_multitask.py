@@ -74,7 +74,7 @@ def main() -> None:
         def total_loss(outputs, batch):
             return loss(outputs, batch)[0]
 
-        train_steps(model, batches[:3], total_loss, optimizer, "cpu")  # warm-up
+        train_steps(model, batches[:10], total_loss, optimizer, "cpu")  # warm-up
 
         def run(model=model, optimizer=optimizer) -> None:
             train_steps(model, batches, total_loss, optimizer, "cpu")
