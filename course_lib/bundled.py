@@ -39,8 +39,7 @@ def bundled_files() -> dict[str, Path]:
 
 def bundled_window() -> tuple[int, int]:
     """The bundled log's time window [start, end) in unix seconds (for ``clean_log``)."""
-    start = int(pd.Timestamp(BUNDLED_CONFIG.start, tz="UTC").timestamp())
-    return start, start + BUNDLED_CONFIG.days * 86_400
+    return BUNDLED_CONFIG.window
 
 
 def load_bundled_log() -> pd.DataFrame:

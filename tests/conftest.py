@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from course_lib.bundled import simulate_bundled
@@ -12,8 +11,7 @@ from course_lib.simulate import Simulation, SimulatorConfig, simulate
 
 def window(config: SimulatorConfig) -> tuple[int, int]:
     """A config's time window [start, end) in unix seconds."""
-    start = int(pd.Timestamp(config.start, tz="UTC").timestamp())
-    return start, start + config.days * 86_400
+    return config.window
 
 
 @pytest.fixture(scope="session")

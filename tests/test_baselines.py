@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -75,9 +74,8 @@ def test_repeat_last_category_handles_a_batch_of_empty_histories() -> None:
 def simulated() -> PreparedData:
     """A small simulated log (300 users, 200 items, 8 categories), leave-last-out split."""
     config = SimulatorConfig(num_users=300, num_items=200, num_categories=8, seed=1)
-    start = int(pd.Timestamp(config.start, tz="UTC").timestamp())
-    log = simulate(config).log
-    return prepare(log, num_negatives=0, start=start, end=start + config.days * 86_400)
+    start, end = config.window
+    return prepare(simulate(config).log, num_negatives=0, start=start, end=end)
 
 
 def test_repeat_last_category_beats_popularity_on_a_simulated_log(

@@ -270,7 +270,7 @@ def test_prepare_end_to_end(small_simulation, small_prepared) -> None:
     assert report.rows_in == len(log)
     assert report.rows_out + len(report.dropped) == report.rows_in
     injected = small_simulation.truth.injected
-    start = int(pd.Timestamp(small_simulation.config.start, tz="UTC").timestamp())
+    start = small_simulation.config.window[0]
     counts = report.counts
     assert counts["duplicate"] == (injected & (log["timestamp"] >= start)).sum()
     assert counts["outside time window"] == (log["timestamp"] < start).sum()

@@ -41,7 +41,7 @@ def genuine(simulation: Simulation) -> pd.DataFrame:
 
 
 def start_of(config: SimulatorConfig) -> int:
-    return int(pd.Timestamp(config.start, tz="UTC").timestamp())
+    return config.window[0]
 
 
 # ----------------------------------------------------------------------------- the log itself

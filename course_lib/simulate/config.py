@@ -45,6 +45,12 @@ class SimulatorConfig:
 
     seed: int = 0
 
+    @property
+    def window(self) -> tuple[int, int]:
+        """The log's time window [start, end) in unix seconds (UTC), e.g. for ``clean_log``."""
+        start = int(pd.Timestamp(self.start, tz="UTC").timestamp())
+        return start, start + self.days * 86_400
+
     def __post_init__(self) -> None:
         """Reject knob values the process cannot honour, naming the knob and the valid range."""
         checks = {

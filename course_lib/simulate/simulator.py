@@ -70,9 +70,8 @@ def simulate(config: SimulatorConfig | None = None) -> Simulation:
     utility = buy_utility(world, event_user, items, config.task_relatedness)
     thresholds = funnel_thresholds(utility, config)
     behaviors = draw_behaviors(utility, thresholds, config.utility_scale, rng)
-    start = int(pd.Timestamp(config.start, tz="UTC").timestamp())
-    span = config.days * 86_400
-    timestamps = draw_timestamps(offsets, start, span, rng)
+    start, end = config.window
+    timestamps = draw_timestamps(offsets, start, end - start, rng)
 
     # Dirt: copies of random events, logged twice or with a clock set days before the window.
     num_events = len(event_user)

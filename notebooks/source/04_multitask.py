@@ -342,12 +342,9 @@ conversion = Task("conversion", "binary", "buy", only_positives=True)
 sweep_rows = []
 for relatedness in RELATEDNESS:
     simulator = SimulatorConfig(task_relatedness=relatedness)
-    log_start = int(pd.Timestamp(simulator.start, tz="UTC").timestamp())
+    log_start, log_end = simulator.window
     sweep_data = prepare(
-        simulate(simulator).log,
-        start=log_start,
-        end=log_start + simulator.days * 86_400,
-        num_negatives=NUM_NEGATIVES,
+        simulate(simulator).log, start=log_start, end=log_end, num_negatives=NUM_NEGATIVES
     )
     sweep_tasks = {**TASKS, "conversion": conversion}
     sweep_loaders = {
