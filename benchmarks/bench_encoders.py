@@ -8,12 +8,11 @@ ratio to the LSTM encoder, the course's reference.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import time
 
 import torch
-from common import best_time
+from common import bundled_batches, training_options, training_throughput
 
 from course_lib import (
     CNNEncoder,
@@ -23,62 +22,38 @@ from course_lib import (
     NextItemConfig,
     NextItemModel,
     SelfAttentionEncoder,
-    bundled_window,
-    load_bundled_log,
     make_loader,
-    prepare,
     repeat_batches,
     set_seed,
-    train_steps,
 )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--max-len", type=int, default=50)
-    parser.add_argument("--dim", type=int, default=64, help="embedding and hidden size")
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per repeat")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-
-    start, end = bundled_window()
-    data = prepare(load_bundled_log(), start=start, end=end, num_negatives=0)
-    vocab = data.vocabularies
-    loader = make_loader(data.dataset("train", args.max_len), args.batch_size, shuffle=True)
-    # The same batches for every encoder, built before the clock starts.
-    batches = list(itertools.islice(repeat_batches(loader), args.steps))
-    dim = args.dim
+    options = training_options(__doc__.splitlines()[0], batch_size=256, max_len=50, dim=64)
+    data, batches = bundled_batches(options, num_negatives=0)
+    vocab, dim = data.vocabularies, options.dim
     encoders = {
         "LSTM": lambda: LSTMEncoder(dim, dim),
         "mean pooling": lambda: MeanPoolEncoder(dim, dim),
         "GRU": lambda: GRUEncoder(dim, dim),
         "CNN": lambda: CNNEncoder(dim, dim),
-        "self-attention": lambda: SelfAttentionEncoder(dim, dim, max_len=args.max_len),
+        "self-attention": lambda: SelfAttentionEncoder(dim, dim, max_len=options.max_len),
     }
     print(
-        f"batch {args.batch_size}, histories up to {args.max_len} events, D = H = {dim}, "
-        f"{len(vocab.item):,} items, torch threads {torch.get_num_threads()}"
+        f"batch {options.batch_size}, histories up to {options.max_len} events, "
+        f"D = H = {dim}, {len(vocab.item):,} items, torch threads {torch.get_num_threads()}"
     )
+    config = NextItemConfig(len(vocab.item), len(vocab.category), len(vocab.behavior), dim, dim)
     throughput = {}
     for name, make_encoder in encoders.items():
         set_seed(0)
-        config = NextItemConfig(
-            len(vocab.item), len(vocab.category), len(vocab.behavior), dim, dim
-        )
         model = NextItemModel(config, make_encoder(), torch.as_tensor(data.item_category))
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        train_steps(model, batches[:10], model.loss, optimizer, "cpu")  # warm-up
-
-        def run(model=model, optimizer=optimizer) -> None:
-            train_steps(model, batches, model.loss, optimizer, "cpu")
-
-        seconds, _ = best_time(run, args.repeats)
-        throughput[name] = args.steps * args.batch_size / seconds
+        throughput[name] = training_throughput(model, model.loss, batches, options)
+    loader = make_loader(data.dataset("train", options.max_len), options.batch_size, True)
     begin = time.perf_counter()
-    for _ in itertools.islice(repeat_batches(loader), args.steps):
+    for _ in itertools.islice(repeat_batches(loader), options.steps):
         pass
-    loading = args.steps * args.batch_size / (time.perf_counter() - begin)
+    loading = options.steps * options.batch_size / (time.perf_counter() - begin)
 
     print(f"{'encoder':<16}{'sequences/s':>14}{'vs LSTM':>10}")
     for name, value in throughput.items():

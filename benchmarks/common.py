@@ -1,11 +1,26 @@
-"""Shared helpers for the benchmark scripts: a 1M-event simulator config and a timer."""
+"""Shared helpers for the benchmark scripts: simulator sizes, a timer, training throughput."""
 
 from __future__ import annotations
 
+import argparse
+import itertools
 import time
+from argparse import Namespace
 from collections.abc import Callable
 
-from course_lib import SimulatorConfig
+import torch
+from torch import nn
+
+from course_lib import (
+    PreparedData,
+    SimulatorConfig,
+    bundled_window,
+    load_bundled_log,
+    make_loader,
+    prepare,
+    repeat_batches,
+    train_steps,
+)
 
 
 def config_for_events(events: int, seed: int = 0) -> SimulatorConfig:
@@ -24,3 +39,36 @@ def best_time(function: Callable[[], object], repeats: int) -> tuple[float, obje
         result = function()
         best = min(best, time.perf_counter() - start)
     return best, result
+
+
+def training_options(description: str, batch_size: int, max_len: int, dim: int) -> Namespace:
+    """Parse the options every training-throughput benchmark takes, with its own defaults."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--max-len", type=int, default=max_len)
+    parser.add_argument("--dim", type=int, default=dim, help="embedding and hidden size")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    return parser.parse_args()
+
+
+def bundled_batches(options: Namespace, num_negatives: int) -> tuple[PreparedData, list]:
+    """The bundled data prepared, and ``options.steps`` training batches built in advance,
+    so that every model is timed on the same batches and none pays for building them."""
+    start, end = bundled_window()
+    data = prepare(load_bundled_log(), start=start, end=end, num_negatives=num_negatives)
+    train_set = data.dataset("train", options.max_len)
+    loader = make_loader(train_set, options.batch_size, shuffle=True)
+    return data, list(itertools.islice(repeat_batches(loader), options.steps))
+
+
+def training_throughput(
+    model: nn.Module, loss_fn: Callable, batches: list, options: Namespace
+) -> float:
+    """Samples per second of Adam training steps, after a 10-step warm-up; best of repeats."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train_steps(model, batches[:10], loss_fn, optimizer, "cpu")  # warm-up
+    seconds, _ = best_time(
+        lambda: train_steps(model, batches, loss_fn, optimizer, "cpu"), options.repeats
+    )
+    return len(batches) * options.batch_size / seconds
