@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from course_lib.data.samples import Samples
 from course_lib.data.vocab import NUM_RESERVED
+from course_lib.losses import binary_loss
 
 TaskKind = Literal["binary", "multiclass", "regression", "ranking"]
 Batch = dict[str, torch.Tensor]
@@ -41,6 +42,8 @@ class Task:
         only_positives: the label is defined on click = 1 samples only (the true next item);
             other samples are left out of the task's loss and metrics.
         weight: the task's weight when losses are summed with fixed weights.
+        pos_weight: binary tasks: the loss weight of a positive sample (``losses.binary_loss``).
+        focal_gamma: binary tasks: the focal-loss exponent; 0 gives plain cross-entropy.
     """
 
     name: str
@@ -50,6 +53,8 @@ class Task:
     uses_candidate: bool = True
     only_positives: bool = False
     weight: float = 1.0
+    pos_weight: float = 1.0
+    focal_gamma: float = 0.0
 
     def sample_mask(self, batch: Batch) -> torch.Tensor:
         """(B,) bool: the samples that carry this task's label."""
@@ -60,7 +65,8 @@ class Task:
     def loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Mean loss over the samples that carry the label (0 if none does).
 
-        Binary tasks use binary cross-entropy on the logit, multiclass and ranking tasks
+        Binary tasks use binary cross-entropy on the logit (weighted by ``pos_weight`` and
+        modulated by ``focal_gamma``, see ``course_lib.losses``), multiclass and ranking tasks
         cross-entropy on the logits (for ranking: a softmax over the whole catalogue), and
         regression the squared error.
 
@@ -71,6 +77,8 @@ class Task:
         output, label = output[mask], batch[self.label][mask]
         if label.numel() == 0:
             return output.sum() * 0.0  # keeps the graph; no NaN from an empty mean
+        if self.kind == "binary":
+            return binary_loss(output, label, self.pos_weight, self.focal_gamma)
         return LOSSES[self.kind](output, label)
 
     def probabilities(self, output: torch.Tensor) -> torch.Tensor:
@@ -87,9 +95,6 @@ def _cross_entropy(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
 
 
 LOSSES: dict[TaskKind, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "binary": lambda logit, label: F.binary_cross_entropy_with_logits(
-        logit.float(), label.float()
-    ),
     "multiclass": _cross_entropy,
     "ranking": _cross_entropy,
     "regression": lambda value, label: F.mse_loss(value.float(), label.float()),

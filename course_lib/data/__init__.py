@@ -4,7 +4,12 @@ Each step is one module with one job (notebook 01 walks through them in this ord
 """
 
 from course_lib.data.clean import CleaningReport, clean_log
-from course_lib.data.dataset import BehaviorDataset, collate_batch, make_loader
+from course_lib.data.dataset import (
+    BehaviorDataset,
+    collate_batch,
+    make_loader,
+    oversampling_weights,
+)
 from course_lib.data.encode import (
     Vocabularies,
     build_vocabularies,
@@ -47,6 +52,7 @@ __all__ = [
     "leave_last_out",
     "make_loader",
     "make_samples",
+    "oversampling_weights",
     "prepare",
     "random_split",
     "read_log",

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    SequentialSampler,
+    WeightedRandomSampler,
+)
 
 from course_lib.data.samples import Samples
 from course_lib.data.sequences import Sequences
@@ -112,6 +119,7 @@ def make_loader(
     shuffle: bool = False,
     seed: int = 0,
     device: torch.device | str = "cpu",
+    sample_weights: np.ndarray | None = None,
 ) -> DataLoader:
     """A DataLoader of padded batches that shuffles reproducibly and pins memory for CUDA.
 
@@ -121,9 +129,19 @@ def make_loader(
     Args:
         seed: seeds the shuffling order, so the same seed gives the same batches.
         device: where the batches will go; pinned memory makes copies to CUDA asynchronous.
+        sample_weights: (N,) draw samples with replacement in proportion to these weights
+            (``oversampling_weights``), ``len(dataset)`` draws per pass; implies shuffling.
     """
-    if shuffle:
-        order = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    if sample_weights is not None:
+        if len(sample_weights) != len(dataset):
+            raise ValueError(
+                f"sample_weights has {len(sample_weights)} entries for {len(dataset)} samples"
+            )
+        weights = torch.as_tensor(sample_weights, dtype=torch.double)
+        order = WeightedRandomSampler(weights, len(dataset), replacement=True, generator=generator)
+    elif shuffle:
+        order = RandomSampler(dataset, generator=generator)
     else:
         order = SequentialSampler(dataset)
     return DataLoader(
@@ -133,3 +151,24 @@ def make_loader(
         pin_memory=torch.device(device).type == "cuda",
         num_workers=0,
     )
+
+
+def oversampling_weights(labels: np.ndarray, factor: float) -> np.ndarray:
+    """Sampling weights that draw every positive ``factor`` times as often as a negative.
+
+    The "data augmentation" remedy for a rare label: the model sees more positives per batch,
+    each repeated (no new information), while the negatives are seen less often. The positive
+    rate in the batches becomes about ``factor`` times the true rate (for rare labels), so
+    predicted probabilities are inflated; ROC-AUC, a ranking metric, is unaffected by that.
+
+    Args:
+        labels: (N,) 0/1 labels of the rare task, e.g. ``data.train.buy``.
+        factor: how much more often a positive is drawn than a negative (>= 1).
+
+    Returns:
+        (N,) float64 weights for ``make_loader(sample_weights=...)``.
+    """
+    if factor < 1:
+        raise ValueError(f"factor must be at least 1, got {factor}")
+    labels = np.asarray(labels)
+    return np.where(labels > 0.5, float(factor), 1.0)

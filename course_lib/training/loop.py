@@ -76,6 +76,16 @@ def optimizer_step(
     scaler = scaler or torch.amp.GradScaler(enabled=False)  # disabled: backward() and step()
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
+    apply_gradients(model, optimizer, clip_norm, scaler)
+
+
+def apply_gradients(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    clip_norm: float | None,
+    scaler: torch.amp.GradScaler,
+) -> None:
+    """The second half of a step, once ``.grad`` is filled: clip, step, update the scaler."""
     if clip_norm is not None:
         scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
         nn.utils.clip_grad_norm_(model.parameters(), clip_norm)

@@ -1,4 +1,4 @@
-"""Training a multi-task model: epochs, validation, early stopping (notebooks 05 onwards).
+"""Training a multi-task model: epochs, validation, early stopping (notebooks 04 onwards).
 
 ``fit`` is the whole recipe on one screen: train an epoch, evaluate every task on the
 validation set, keep the weights of the best epoch, stop when the monitored metric has not
@@ -21,8 +21,10 @@ from tqdm.auto import tqdm
 
 from course_lib.env import get_device, set_seed
 from course_lib.tasks import Batch, Task, check_labels_are_valid
+from course_lib.training.diagnostics import gradient_report, task_gradients
 from course_lib.training.evaluate import evaluate_tasks
-from course_lib.training.loop import move_batch, optimizer_step
+from course_lib.training.loop import apply_gradients, move_batch
+from course_lib.training.parameters import split_parameters
 from course_lib.training.weighting import MultiTaskLoss, TaskWeighting
 
 MINIMISED = {"log_loss", "rmse"}  # lower is better; every other metric: higher is better
@@ -33,10 +35,11 @@ POSTFIX_EVERY = 20  # steps between progress-bar loss updates (each waits for th
 class FitResult:
     """What ``fit`` returns; the model itself is trained in place (best epoch's weights)."""
 
-    history: pd.DataFrame  # one row per epoch: train losses, "task/metric" on valid, seconds
+    history: pd.DataFrame  # per epoch: train losses, task weights, "task/metric" on valid, seconds
     best_epoch: int  # 1-based epoch whose weights the model holds now
     best_score: float  # the monitored validation metric at that epoch
     seconds: float  # wall-clock time of the whole fit
+    diagnostics: pd.DataFrame  # per diagnosed step: losses, gradient norms, cosines (may be empty)
 
 
 def train_epoch(
@@ -50,23 +53,35 @@ def train_epoch(
     autocast_dtype: torch.dtype | None = None,
     clip_norm: float | None = 1.0,
     max_steps: int | None = None,
+    diagnose_every: int | None = None,
+    diagnostics: list[dict[str, float]] | None = None,
     progress: bool = True,
     desc: str = "training",
 ) -> dict[str, float]:
     """One pass over ``loader`` (at most ``max_steps`` batches); returns the mean losses.
 
-    Losses are summed on the device and read once at the end: a ``.item()`` per batch would
-    make the CPU wait for the GPU at every step.
+    Each step computes every task's loss, lets the weighting fill the gradients
+    (``TaskWeighting.backward``) and takes an optimizer step. Losses are summed on the device
+    and read once at the end: a ``.item()`` per batch would make the CPU wait for the GPU.
 
     Args:
         loader: a DataLoader or any sized collection of batches.
         scaler, autocast_dtype: mixed precision (see ``fit``); None: full precision.
+        diagnose_every: every this many steps, append a ``gradient_report`` of the step (each
+            task's loss, gradient norm on the shared parameters, pairwise cosines) to
+            ``diagnostics``; costs one extra backward pass per task on those steps.
         desc: the progress bar's label.
 
     Returns:
         ``{task name: mean loss, ..., "total": mean combined loss}``.
     """
     model.train()
+    scaler = scaler or torch.amp.GradScaler(enabled=False)
+    scale = scaler.scale if scaler.is_enabled() else None
+    weighting = loss_fn.weighting
+    shared, own = split_parameters(model, [task.name for task in loss_fn.tasks])
+    others = [param for params in own.values() for param in params]
+    others += [param for param in weighting.parameters() if param.requires_grad]
     sums: dict[str, torch.Tensor] = {}
     total_steps = min(len(loader), max_steps or len(loader))
     steps = itertools.islice(loader, max_steps)
@@ -77,8 +92,13 @@ def train_epoch(
             for task in loss_fn.tasks:
                 check_labels_are_valid(task, batch)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            total, losses = loss_fn(model(batch), batch)
-        optimizer_step(model, total, optimizer, clip_norm, scaler)
+            losses = loss_fn.task_losses(model(batch), batch)
+        if diagnose_every and diagnostics is not None and step % diagnose_every == 0:
+            report = gradient_report(losses, task_gradients(losses, shared))
+            diagnostics.append({"step": step} | report)
+        optimizer.zero_grad(set_to_none=True)
+        total = weighting.backward(losses, shared, others, scale)
+        apply_gradients(model, optimizer, clip_norm, scaler)
         for name, loss in {**losses, "total": total}.items():
             sums[name] = sums.get(name, 0.0) + loss.detach()
         if progress and step % POSTFIX_EVERY == 0:
@@ -105,6 +125,7 @@ def fit(
     clip_norm: float | None = 1.0,
     mixed_precision: bool | None = None,
     max_steps_per_epoch: int | None = None,
+    diagnose_every: int | None = None,
     progress: bool = True,
     seed: int = 0,
 ) -> FitResult:
@@ -112,7 +133,8 @@ def fit(
 
     Args:
         device: where to train; None: ``get_device()``.
-        weighting: combines the task losses; None: fixed weights from each ``Task.weight``.
+        weighting: balances the tasks (``course_lib.training.weighting``); None: fixed weights
+            from each ``Task.weight``. It also chooses the optimizer's parameter groups.
         monitor: (task, metric) of the validation results that picks the best epoch; higher
             is better except for the metrics in ``MINIMISED``.
         patience: stop after this many epochs without improvement (None: never stop early).
@@ -120,6 +142,8 @@ def fit(
         mixed_precision: autocast to bfloat16 (float16 with a GradScaler where the GPU lacks
             bfloat16); None: on for CUDA. CUDA only.
         max_steps_per_epoch: cap the batches of an epoch, for quick runs.
+        diagnose_every: record gradient diagnostics every this many steps into
+            ``FitResult.diagnostics`` (see ``train_epoch``); None: none.
         progress: show a progress bar with the running loss.
     """
     start = time.perf_counter()
@@ -128,14 +152,14 @@ def fit(
     loss_fn = MultiTaskLoss(tasks, weighting)
     model.to(device)
     loss_fn.weighting.to(device)  # learnable weightings train with the model
-    parameters = [*model.parameters(), *loss_fn.weighting.parameters()]
-    optimizer = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
+    groups = loss_fn.weighting.parameter_groups(model, lr)
+    optimizer = torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
     autocast_dtype = _autocast_dtype(device, mixed_precision)
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
     key, minimise = "/".join(monitor), monitor[1] in MINIMISED
-    rows, best_epoch, best_score, best_state = [], 0, math.nan, None
+    rows, diagnostics, best_epoch, best_score, best_state = [], [], 0, math.nan, None
     for epoch in range(1, epochs + 1):
-        epoch_start = time.perf_counter()
+        epoch_start, first_diagnostic = time.perf_counter(), len(diagnostics)
         losses = train_epoch(
             model,
             loss_fn,
@@ -146,11 +170,16 @@ def fit(
             autocast_dtype=autocast_dtype,
             clip_norm=clip_norm,
             max_steps=max_steps_per_epoch,
+            diagnose_every=diagnose_every,
+            diagnostics=diagnostics,
             progress=progress,
             desc=f"epoch {epoch}/{epochs}",
         )
+        for row in diagnostics[first_diagnostic:]:
+            row["epoch"] = epoch
         valid = evaluate_tasks(model, tasks, valid_loader, device)
         row = {"epoch": epoch} | {f"train_loss/{name}": loss for name, loss in losses.items()}
+        row |= {f"weight/{name}": w for name, w in loss_fn.weighting.weights().items()}
         for task, metrics in valid.items():
             row |= {f"{task}/{metric}": value for metric, value in metrics.items()}
         rows.append(row | {"seconds": time.perf_counter() - epoch_start})
@@ -164,7 +193,8 @@ def fit(
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return FitResult(pd.DataFrame(rows), best_epoch, best_score, time.perf_counter() - start)
+    seconds, diagnostics = time.perf_counter() - start, pd.DataFrame(diagnostics)
+    return FitResult(pd.DataFrame(rows), best_epoch, best_score, seconds, diagnostics)
 
 
 def _autocast_dtype(device: torch.device, mixed_precision: bool | None) -> torch.dtype | None:

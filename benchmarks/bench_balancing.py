@@ -1,0 +1,174 @@
+"""Training-step overhead of the task-balancing methods (notebook 05) against summed losses.
+
+One step is the trainer's own step (``course_lib.training.train_epoch``): forward, every task's
+loss (``MultiTaskLoss.task_losses``), ``optimizer.zero_grad``, ``weighting.backward(losses,
+shared, others)``, then ``apply_gradients`` (gradient clipping at 1, Adam update) with the
+optimizer built from ``weighting.parameter_groups``. The model is shared-bottom with the LSTM
+encoder, the tasks click + buy + next_behavior, on batches of 512 samples from the bundled data
+(histories up to 20 events, D = H = 32 as the command line defaults).
+
+Every method gets a fresh model and is timed in the same run on the same batches, in rounds
+(each round times every method once, so a busy machine slows them all alike); the best round
+counts. Each is reported as samples per second and as the time of a step relative to the plain
+sum of the losses (> 1: slower). The backward passes of a step are counted while one step runs,
+not taken from the documentation.
+
+Oversampling (``oversampling_weights`` with ``make_loader(sample_weights=...)``) changes only
+which samples the batches hold, not the step, so it has no row here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from unittest import mock
+
+import torch
+from common import best_time, bundled_batches, training_options
+from torch import nn
+
+from course_lib import (
+    DynamicWeightAverage,
+    FixedWeights,
+    GradNorm,
+    LSTMEncoder,
+    MultiTaskConfig,
+    MultiTaskLoss,
+    PCGrad,
+    PerTaskLearningRates,
+    PreparedData,
+    SharedBottomModel,
+    Task,
+    UncertaintyWeighting,
+    set_seed,
+    split_parameters,
+    standard_tasks,
+)
+from course_lib.training import TaskWeighting, train_epoch
+
+CPU = torch.device("cpu")
+LR = 1e-3
+WARM_UP_STEPS = 10
+TASKS = ("click", "buy", "next_behavior")
+
+
+def course_tasks(data: PreparedData) -> list[Task]:
+    """The benchmark's tasks, as ``standard_tasks`` declares them for the data's vocabularies."""
+    vocab = data.vocabularies
+    standard = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
+    return [standard[name] for name in TASKS]
+
+
+def shared_bottom(data: PreparedData, tasks: list[Task], dim: int) -> nn.Module:
+    """A fresh shared-bottom model with the LSTM encoder, seeded so that every row starts alike."""
+    vocab = data.vocabularies
+    config = MultiTaskConfig(len(vocab.item), len(vocab.category), len(vocab.behavior), dim, dim)
+    set_seed(0)
+    encoder = LSTMEncoder(dim, dim)
+    return SharedBottomModel(config, tasks, encoder, torch.as_tensor(data.item_category))
+
+
+def methods(tasks: list[Task]) -> dict[str, tuple[list[Task], TaskWeighting | None]]:
+    """Each row: the tasks (the loss remedies change a task) and the weighting (None: sum)."""
+    names = [task.name for task in tasks]
+
+    def replace_buy(**changes: float) -> list[Task]:
+        return [dataclasses.replace(t, **changes) if t.name == "buy" else t for t in tasks]
+
+    return {
+        "sum (reference)": (tasks, None),  # FixedWeights of each Task.weight, all 1
+        "pos_weight": (replace_buy(pos_weight=10.0), None),
+        "focal loss": (replace_buy(focal_gamma=2.0), None),
+        "fixed weights": (tasks, FixedWeights({"click": 1.0, "buy": 5.0, "next_behavior": 0.5})),
+        "per-task LR": (tasks, PerTaskLearningRates({"buy": 3.0})),
+        "uncertainty": (tasks, UncertaintyWeighting(names)),
+        "GradNorm": (tasks, GradNorm(names)),
+        "DWA": (tasks, DynamicWeightAverage(names)),
+        "PCGrad": (tasks, PCGrad(names)),
+    }
+
+
+def trainer_steps(model: nn.Module, loss_fn: MultiTaskLoss) -> Callable[[list], object]:
+    """A function running the trainer's steps on a list of batches, with its own Adam."""
+    groups = loss_fn.weighting.parameter_groups(model, LR)
+    optimizer = torch.optim.Adam(groups, lr=LR)
+    return lambda batches: train_epoch(
+        model, loss_fn, batches, optimizer, CPU, clip_norm=1.0, progress=False
+    )
+
+
+@contextmanager
+def backward_passes(shared: list[nn.Parameter]) -> Iterator[dict[str, int]]:
+    """Count the autograd passes run inside the block, and those that reach ``shared``.
+
+    A pass is one call of ``torch.autograd.grad`` or ``torch.autograd.backward`` (which
+    ``Tensor.backward`` calls); it reaches ``shared`` when a gradient hook on one of them fires.
+    """
+    counts = {"passes": 0}
+    reached: set[int] = set()
+
+    def counted(function: Callable) -> Callable:
+        def call(*args, **kwargs):
+            counts["passes"] += 1
+            return function(*args, **kwargs)
+
+        return call
+
+    def hook(grad: torch.Tensor) -> None:
+        reached.add(counts["passes"])
+
+    handles = [param.register_hook(hook) for param in shared]
+    patches = [
+        mock.patch.object(torch.autograd, name, counted(getattr(torch.autograd, name)))
+        for name in ("grad", "backward")
+    ]
+    try:
+        with patches[0], patches[1]:
+            yield counts
+    finally:
+        for handle in handles:
+            handle.remove()
+        counts["shared"] = len(reached)
+
+
+def main() -> None:
+    options = training_options(__doc__.splitlines()[0], batch_size=512, max_len=20, dim=32)
+    data, batches = bundled_batches(options, num_negatives=4)
+    tasks = course_tasks(data)
+    print(
+        f"batch {options.batch_size}, histories up to {options.max_len} events, "
+        f"D = H = {options.dim}, shared-bottom with the LSTM encoder, tasks "
+        f"{' + '.join(task.name for task in tasks)} (T = {len(tasks)}), "
+        f"{options.steps} steps x {options.repeats} rounds, "
+        f"torch threads {torch.get_num_threads()}"
+    )
+    runs, passes = {}, {}
+    for name, (row_tasks, weighting) in methods(tasks).items():
+        model = shared_bottom(data, row_tasks, options.dim)
+        runs[name] = trainer_steps(model, MultiTaskLoss(row_tasks, weighting))
+        runs[name](batches[:WARM_UP_STEPS])
+        shared, _ = split_parameters(model, [task.name for task in row_tasks])
+        with backward_passes(shared) as counts:
+            runs[name](batches[:1])
+        passes[name] = counts
+    seconds = dict.fromkeys(runs, float("inf"))
+    for _, (name, run) in itertools.product(range(options.repeats), runs.items()):
+        seconds[name] = min(seconds[name], best_time(lambda run=run: run(batches), 1)[0])
+    reference = seconds["sum (reference)"]
+    print(f"{'method':<18}{'samples/s':>12}{'time vs sum':>14}{'backward passes':>18}")
+    for name, value in seconds.items():
+        counts = passes[name]
+        rest = counts["passes"] - counts["shared"]
+        shown = f"{counts['shared']} + {rest}" if rest else str(counts["passes"])
+        samples_per_second = len(batches) * options.batch_size / value
+        print(f"{name:<18}{samples_per_second:>12,.0f}{value / reference:>14.2f}{shown:>18}")
+    print(
+        "backward passes: one pass fills every gradient; 'a + b': a passes on the shared "
+        "parameters (one per task) + b on the rest (task towers and heads)"
+    )
+
+
+if __name__ == "__main__":
+    main()
