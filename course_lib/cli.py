@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -18,7 +19,13 @@ from pathlib import Path
 
 from course_lib.bundled import bundled_window, load_bundled_log
 from course_lib.checkpoint import ARCHITECTURES, ENCODERS, build_model, save_checkpoint
-from course_lib.data import LogValidationError, make_loader, prepare, read_log
+from course_lib.data import (
+    TAOBAO_BEHAVIORS,
+    LogValidationError,
+    make_loader,
+    prepare,
+    read_log,
+)
 from course_lib.env import get_device, set_seed
 from course_lib.metrics.tasks import metrics_table
 from course_lib.models.multitask_base import MultiTaskConfig
@@ -59,6 +66,12 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
     add("--device", default="auto", help="cpu, cuda, cuda:1, mps, or auto (the fastest)")
     add("--max-steps-per-epoch", type=int, help="cap the batches of an epoch, for quick runs")
     add("--data", help="behavior log CSV with a header row (default: the bundled log)")
+    add(
+        "--behaviors",
+        default=",".join(TAOBAO_BEHAVIORS),
+        help="the log's behaviors in funnel order, comma-separated; the last is the conversion "
+        "(the buy task), e.g. view,addtocart,transaction",
+    )
     add("--config", help="JSON file of options (same names); command-line flags override it")
     add("--out", default="runs/latest", help="folder for metrics.json and model.pt")
     add("--no-progress", action="store_true", help="hide the progress bars")
@@ -82,6 +95,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args = build_parser(options).parse_args(argv)
     # defaults from a file skip argparse's checks: check every choice here
     args.tasks = args.tasks.split(",") if isinstance(args.tasks, str) else list(args.tasks)
+    if isinstance(args.behaviors, str):
+        args.behaviors = args.behaviors.split(",")
+    args.behaviors = [str(behavior).strip() for behavior in args.behaviors]
     for name, choices in [("architecture", ARCHITECTURES), ("encoder", ENCODERS)]:
         if getattr(args, name) not in choices:
             parser.error(f"--{name} {getattr(args, name)!r}: choose from {list(choices)}")
@@ -94,9 +110,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def train(args: argparse.Namespace) -> dict:
     """Run the whole recipe for parsed options; returns what it writes to metrics.json."""
     start = time.perf_counter()
-    log = read_log(args.data) if args.data else load_bundled_log()
+    behaviors = tuple(args.behaviors)
+    log = read_log(args.data, behaviors=behaviors) if args.data else load_bundled_log()
     window = (None, None) if args.data else bundled_window()
-    prepared = prepare(log, start=window[0], end=window[1], num_negatives=4, seed=args.seed)
+    prepared = prepare(
+        log,
+        behaviors=behaviors,
+        start=window[0],
+        end=window[1],
+        num_negatives=4,
+        seed=args.seed,
+        source=args.data or "the bundled log",
+    )
     vocab = prepared.vocabularies
     known = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
     tasks = [known[name] for name in args.tasks]
@@ -143,7 +168,7 @@ def train(args: argparse.Namespace) -> dict:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    (out / "metrics.json").write_text(json.dumps(_without_nan(report), indent=2, allow_nan=False))
     save_checkpoint(
         out / "model.pt",
         model,
@@ -155,6 +180,17 @@ def train(args: argparse.Namespace) -> dict:
         metrics=test,
     )
     return report
+
+
+def _without_nan(value: object) -> object:
+    """``value`` with every NaN float replaced by None (JSON null): strict JSON has no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _without_nan(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nan(item) for item in value]
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

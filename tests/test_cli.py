@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from course_lib.checkpoint import load_checkpoint
@@ -30,6 +31,7 @@ OPTIONS = [
     "--device",
     "--max-steps-per-epoch",
     "--data",
+    "--behaviors",
     "--config",
     "--out",
     "--no-progress",
@@ -111,3 +113,38 @@ def test_unknown_config_key_and_missing_data_exit_with_status_2(tmp_path, capsys
     assert exit_.value.code == 2 and "unknown options ['epoch']" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path)]) == 2
     assert "nope.csv: no such file" in capsys.readouterr().err
+
+
+def _reject_nan(constant: str) -> float:
+    raise ValueError(f"metrics.json holds {constant}, which strict JSON readers reject")
+
+
+def test_a_log_with_its_own_funnel_trains_and_writes_strict_json(tmp_path, log_file) -> None:
+    """A three-behavior log (RetailRocket's names) trains with --behaviors; no NaN in the JSON."""
+    log = pd.read_csv(log_file)
+    renamed = {"pv": "view", "fav": "addtocart", "cart": "addtocart", "buy": "transaction"}
+    log["behavior"] = log["behavior"].map(renamed)
+    path = tmp_path / "funnel.csv"
+    funnel = "view,addtocart,transaction"
+    write_log(log, path, behaviors=funnel.split(","))
+    arguments = ["train", "--data", str(path), "--behaviors", funnel, "--out", str(tmp_path)]
+    arguments += ["--epochs", "1", "--max-steps-per-epoch", "3", "--embed-dim", "8"]
+    arguments += ["--hidden-dim", "8", "--device", "cpu", "--no-progress"]
+    assert main(arguments) == 0
+    report = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=_reject_nan)
+    assert report["options"]["behaviors"] == funnel.split(",")
+    assert set(report["test"]) == {"click", "buy", "next_behavior"}
+    assert load_checkpoint(tmp_path / "model.pt").vocabularies.behaviors == tuple(
+        funnel.split(",")
+    )
+
+
+def test_a_log_outside_the_funnel_exits_with_status_2(tmp_path, log_file, capsys) -> None:
+    """The default Taobao funnel refuses RetailRocket's behavior names, and says which."""
+    log = pd.read_csv(log_file)
+    log["behavior"] = log["behavior"].replace({"pv": "view"})
+    path = tmp_path / "views.csv"
+    write_log(log, path, behaviors=("view", "fav", "cart", "buy"))
+    assert main(["train", "--data", str(path), "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "views.csv" in error and "'view'" in error

@@ -143,9 +143,9 @@ def test_unknown_behaviors_are_counted_with_their_lines() -> None:
     text = message(frame, source="data/log.csv", line_offset=2)
     assert text == (
         "data/log.csv: column 'behavior' has values outside ('pv', 'fav', 'cart', 'buy'): "
-        "'click' (2 rows: line 3, line 9), 'view' (1 row: line 5). Fix: map your behavior "
-        "names onto pv/fav/cart/buy before loading, e.g. RetailRocket 'view' → 'pv', "
-        "or pass behaviors=... for another funnel"
+        "'click' (2 rows: line 3, line 9), 'view' (1 row: line 5). Fix: map these values "
+        "onto pv/fav/cart/buy before loading, or, if your log has another funnel, pass all "
+        "its behaviors in funnel order, e.g. behaviors=('view', 'addtocart', 'transaction')"
     )
     assert "'click' (2 rows: row 101, row 107)" in message(frame)
 

@@ -150,6 +150,17 @@ def test_encoders_are_causal(name: str) -> None:
     assert not torch.allclose(after[0, t], before[0, t])  # the change itself is seen
 
 
+def test_cnn_state_sees_exactly_its_receptive_field() -> None:
+    encoder = CNNEncoder(D, H, kernel_size=3, num_layers=2)
+    assert encoder.receptive_field == 5
+    embedded, lengths = torch.randn(1, 8, D), torch.tensor([8])
+    reference = encoder(embedded, lengths).state
+    for t, seen in [(2, False), (3, True)]:  # the state at step 7 sees steps 3..7
+        changed = embedded.clone()
+        changed[0, t] += 1.0
+        assert torch.allclose(encoder(changed, lengths).state, reference) is not seen, t
+
+
 def test_attention_refuses_histories_longer_than_max_len() -> None:
     encoder = SelfAttentionEncoder(D, H, max_len=4)
     embedded, lengths = embedded_histories()

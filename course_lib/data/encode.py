@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,21 +49,43 @@ class Vocabularies:
         """Number of behavior classes (the next-behavior task's classes), reserved ids excluded."""
         return len(self.behavior) - NUM_RESERVED
 
+    @property
+    def behaviors(self) -> tuple[str, ...]:
+        """The behavior funnel in order, e.g. ("pv", "fav", "cart", "buy")."""
+        return tuple(self.behavior.tokens)
+
+    @property
+    def conversion_index(self) -> int:
+        """Behavior index of the funnel's last behavior, the one the buy label stands for."""
+        return len(self.behavior) - 1
+
+
+def funnel(behaviors: Sequence[str]) -> tuple[str, ...]:
+    """Check a behavior funnel and return it as a tuple (a bare string is a common slip)."""
+    if isinstance(behaviors, str) or len(behaviors) == 0:
+        raise ValueError(
+            f"behaviors must be a non-empty sequence of behavior names in funnel order, e.g. "
+            f"{TAOBAO_BEHAVIORS}; got {behaviors!r}"
+        )
+    return tuple(behaviors)
+
 
 def build_vocabularies(
-    log: pd.DataFrame, behaviors: tuple[str, ...] = TAOBAO_BEHAVIORS, min_item_count: int = 1
+    log: pd.DataFrame, behaviors: Sequence[str] = TAOBAO_BEHAVIORS, min_item_count: int = 1
 ) -> Vocabularies:
     """Vocabularies of the users, items and categories in ``log`` (a clean contract frame).
 
-    Behaviors keep their funnel order (pv = 2, fav = 3, cart = 4, buy = 5) rather than
-    frequency order, so a behavior's index minus 2 is its class in the next-behavior task.
+    Behaviors keep their funnel order (Taobao: pv = 2, fav = 3, cart = 4, buy = 5) rather than
+    frequency order, so a behavior's index minus 2 is its class in the next-behavior task and
+    the last behavior is the conversion (``Vocabularies.conversion_index``). Pass the log's own
+    funnel for other data sets, e.g. ("view", "addtocart", "transaction").
     Items seen fewer than ``min_item_count`` times map to UNK.
     """
     return Vocabularies(
         user=Vocabulary.build(log["user_id"], "user_id"),
         item=Vocabulary.build(log["item_id"], "item_id", min_count=min_item_count),
         category=Vocabulary.build(log["category_id"], "category_id"),
-        behavior=Vocabulary(list(behaviors), "behavior"),
+        behavior=Vocabulary(list(funnel(behaviors)), "behavior"),
     )
 
 

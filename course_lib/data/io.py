@@ -118,7 +118,12 @@ def read_taobao_user_behavior(
     return validate_log(frame, source=str(path), line_offset=1)
 
 
-def write_log(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+def write_log(
+    frame: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    behaviors: Sequence[str] = TAOBAO_BEHAVIORS,
+) -> None:
     """Validate a log and write it as CSV with a header and without the index.
 
     A path ending in .gz is gzipped with a fixed timestamp, so the same frame written to the
@@ -128,11 +133,12 @@ def write_log(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     Args:
         frame: A log in the contract; columns are written in contract order.
         path: The destination file.
+        behaviors: The allowed behavior values, in funnel order.
 
     Raises:
         LogValidationError: If `frame` breaks the contract (nothing is written).
     """
-    frame = validate_log(frame)
+    frame = validate_log(frame, behaviors=behaviors)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     compression = {"method": "gzip", "mtime": 0} if path.suffix == ".gz" else "infer"

@@ -6,7 +6,7 @@ validate -> clean -> vocabularies -> encode -> sequences -> split -> samples.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,10 +18,11 @@ from course_lib.data.encode import (
     Vocabularies,
     build_vocabularies,
     encode_log,
+    funnel,
     item_category_table,
 )
 from course_lib.data.samples import Samples, make_samples
-from course_lib.data.schema import validate_log
+from course_lib.data.schema import TAOBAO_BEHAVIORS, validate_log
 from course_lib.data.sequences import Sequences, build_sequences
 from course_lib.data.split import Split, leave_last_out
 
@@ -39,6 +40,11 @@ class PreparedData:
     test: Samples
     cleaning: CleaningReport
 
+    @property
+    def behaviors(self) -> tuple[str, ...]:
+        """The behavior funnel the data was prepared with; its last behavior is the buy label."""
+        return self.vocabularies.behaviors
+
     def dataset(self, part: str, max_len: int = 50) -> BehaviorDataset:
         """The torch Dataset of one part: "train", "valid" or "test"."""
         if part not in ("train", "valid", "test"):
@@ -49,6 +55,7 @@ class PreparedData:
 def prepare(
     log: pd.DataFrame,
     *,
+    behaviors: Sequence[str] = TAOBAO_BEHAVIORS,
     min_events_per_user: int = 5,
     start: int | str | None = None,
     end: int | str | None = None,
@@ -59,8 +66,16 @@ def prepare(
 ) -> PreparedData:
     """Turn a raw behavior log (the data contract) into samples for every task.
 
+    The behavior funnel is a parameter, so any data set's behaviors go through unchanged: the
+    log is validated against it, the behavior vocabulary keeps its order (remembered in
+    ``vocabularies.behavior`` and ``PreparedData.behaviors``), and the samples' ``buy`` label
+    marks its last behavior, the conversion.
+
     Args:
         log: the raw log; it is validated first, so bad input fails with a clear error.
+        behaviors: the log's behaviors in funnel order, the conversion last; Taobao's
+            ("pv", "fav", "cart", "buy") by default, e.g. ("view", "addtocart", "transaction")
+            for RetailRocket or ("rate", "like") for MovieLens.
         min_events_per_user, start, end: passed to ``clean_log``.
         splitter: makes the train / valid / test targets, e.g. ``leave_last_out`` or
             ``functools.partial(time_cut, valid_start=..., test_start=...)``.
@@ -68,19 +83,27 @@ def prepare(
         seed: seeds negative sampling (each part gets its own stream).
         source: names the log in error messages (a file path, say).
     """
+    behaviors = funnel(behaviors)
     clean, report = clean_log(
-        validate_log(log, source=source),
+        validate_log(log, source=source, behaviors=behaviors),
         start=start,
         end=end,
         min_events_per_user=min_events_per_user,
     )
-    vocabularies = build_vocabularies(clean)
+    vocabularies = build_vocabularies(clean, behaviors=behaviors)
     encoded = encode_log(clean, vocabularies)
     item_category = item_category_table(encoded, len(vocabularies.item))
     sequences = build_sequences(encoded)
     split = splitter(sequences)
     parts = {
-        name: make_samples(sequences, targets, item_category, num_negatives, seed=seed + offset)
+        name: make_samples(
+            sequences,
+            targets,
+            item_category,
+            num_negatives,
+            seed=seed + offset,
+            buy_index=vocabularies.conversion_index,
+        )
         for offset, (name, targets) in enumerate(
             [("train", split.train), ("valid", split.valid), ("test", split.test)]
         )

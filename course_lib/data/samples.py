@@ -7,10 +7,15 @@ the target event itself, so they are the same for a positive and its negatives:
 | label          | kind                     | meaning                                        |
 | -------------- | ------------------------ | ---------------------------------------------- |
 | click          | binary                   | the candidate is the item the user turns to next |
-| buy            | binary (rare)            | click, and that interaction is a purchase      |
-| next_behavior  | multiclass (pv..buy)     | how far the next interaction goes in the funnel |
+| buy            | binary (rare)            | click, and that interaction is a conversion    |
+| next_behavior  | multiclass (the funnel)  | how far the next interaction goes in the funnel |
 | next_item      | ranking over all items   | which item the user turns to next              |
 | next_category  | multiclass               | the category of that item                      |
+
+The conversion is the last behavior of the log's funnel: "buy" in Taobao's pv, fav, cart, buy,
+"transaction" in RetailRocket's view, addtocart, transaction, "like" in MovieLens' rate, like.
+``make_samples`` takes its behavior index as ``buy_index`` (``Vocabularies.conversion_index``);
+the default is Taobao's "buy".
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import pandas as pd
 from course_lib.data.sequences import Sequences
 from course_lib.data.vocab import NUM_RESERVED
 
-BUY_INDEX = NUM_RESERVED + 3  # behavior index of "buy" (pv = 2, fav = 3, cart = 4, buy = 5)
+# Behavior index of Taobao's "buy" (pv = 2, fav = 3, cart = 4, buy = 5), the default conversion.
+BUY_INDEX = NUM_RESERVED + 3
 
 
 @dataclass(frozen=True)
@@ -36,8 +42,8 @@ class Samples:
     candidate: np.ndarray  # candidate item index
     candidate_category: np.ndarray
     click: np.ndarray  # float32 0/1
-    buy: np.ndarray  # float32 0/1: click and the target event is a buy
-    next_behavior: np.ndarray  # class 0..3 = pv, fav, cart, buy
+    buy: np.ndarray  # float32 0/1: click and the target event is the conversion (funnel's last)
+    next_behavior: np.ndarray  # class 0..K-1 = the funnel's behaviors (Taobao: pv, fav, cart, buy)
     next_item: np.ndarray  # item index of the target event
     next_category: np.ndarray
 
@@ -55,6 +61,8 @@ def make_samples(
     item_category: np.ndarray,
     num_negatives: int = 4,
     seed: int = 0,
+    *,
+    buy_index: int = BUY_INDEX,
 ) -> Samples:
     """Build the samples of some target events (one part of a ``Split``).
 
@@ -65,10 +73,15 @@ def make_samples(
             item vocabulary size, and negatives are drawn from indices 2..num_items-1.
         num_negatives: negative candidates per target; 0 keeps only the true next item.
         seed: seeds the negative sampling.
+        buy_index: behavior index of the conversion, the funnel's last behavior, whose
+            positives get buy = 1; pass ``vocabularies.conversion_index`` for a funnel other
+            than Taobao's (the default is Taobao's "buy").
 
     Returns:
         Samples ordered target by target: the positive first, then its negatives.
     """
+    if buy_index < NUM_RESERVED:
+        raise ValueError(f"buy_index must be a behavior index >= {NUM_RESERVED}, got {buy_index}")
     targets = np.asarray(targets, dtype=np.int64)
     group = num_negatives + 1
     repeated = np.repeat(targets, group)
@@ -76,7 +89,7 @@ def make_samples(
     is_positive = np.tile(np.arange(group) == 0, len(targets))
     negatives = _draw_negatives(next_item, len(item_category), seed) if num_negatives else 0
     candidate = np.where(is_positive, next_item, negatives)
-    is_buy = sequences.behavior[repeated] == BUY_INDEX
+    is_buy = sequences.behavior[repeated] == buy_index
     return Samples(
         target=repeated,
         event_index=sequences.event_index[repeated],

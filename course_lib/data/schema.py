@@ -132,8 +132,9 @@ def _check_behavior(
         where = ", ".join(_where(frame, positions[codes == k][:3], offset))
         items.append(f"{_show(value)} ({counts[k]} row{'s' * (counts[k] > 1)}: {where})")
     problem = f"column 'behavior' has values outside {behaviors}: {_listing(items, len(uniques))}"
-    fix = f"map your behavior names onto {'/'.join(behaviors)} before loading, e.g. "
-    fix += "RetailRocket 'view' → 'pv', or pass behaviors=... for another funnel"
+    fix = f"map these values onto {'/'.join(behaviors)} before loading, or, if your log has "
+    fix += "another funnel, pass all its behaviors in funnel order, e.g. "
+    fix += "behaviors=('view', 'addtocart', 'transaction')"
     raise _error(source, problem, fix)
 
 

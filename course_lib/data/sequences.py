@@ -20,7 +20,7 @@ class Sequences:
     offsets: np.ndarray  # (U + 1,) sequence u is positions offsets[u]:offsets[u + 1]
     item: np.ndarray  # (N,) item index of each event
     category: np.ndarray  # (N,)
-    behavior: np.ndarray  # (N,) behavior index (pv = 2, fav = 3, cart = 4, buy = 5)
+    behavior: np.ndarray  # (N,) behavior index in funnel order (Taobao: pv = 2, ..., buy = 5)
     timestamp: np.ndarray  # (N,) unix seconds, non-decreasing within a user
     event_index: np.ndarray  # (N,) row label of the event in the log it came from
 

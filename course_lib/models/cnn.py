@@ -49,6 +49,11 @@ class CNNEncoder(SequenceEncoder):
         )
         self.dropout = nn.Dropout(dropout)
 
+    @property
+    def receptive_field(self) -> int:
+        """How many of the most recent events the last state can see: older ones cannot matter."""
+        return len(self.convs) * (self.kernel_size - 1) + 1
+
     def forward(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         """Convolve over time, causally, layer by layer.
 

@@ -1,0 +1,17 @@
+"""Top-K recommendation lists from a trained multi-task model (notebook 06).
+
+``history`` reads users' histories and exclusions from the prepared data, ``scoring`` scores
+the catalogue with a ranking head or a candidate task, ``top_k.recommend`` puts them together,
+and ``reference`` gives what the lists are judged against (held-out items, popularity).
+"""
+
+from course_lib.recommendation.history import history_lengths
+from course_lib.recommendation.reference import catalogue_table, held_out_items
+from course_lib.recommendation.top_k import recommend
+
+__all__ = [
+    "catalogue_table",
+    "held_out_items",
+    "history_lengths",
+    "recommend",
+]

@@ -1,0 +1,146 @@
+"""What a recommendation reads from the prepared data: each user's history up to a cut, and
+the items to leave out of their list.
+
+Taught in notebook 06 (evaluation and recommendation lists). Users are named by their *raw*
+ids, the ones of the log, and converted with ``data.vocabularies``. The cut ``until`` says which
+events a history may use:
+
+| until   | the history is                                  | use it for                       |
+| ------- | ----------------------------------------------- | -------------------------------- |
+| "now"   | every event of the user in ``data.sequences``   | a live list after the last event |
+| "test"  | the events before the user's first test target  | lists judged on the test targets |
+| "valid" | the events before the user's first valid target | lists judged on the valid targets |
+
+The items to leave out are read from *all* the events before the cut, not only the ``max_len``
+the model reads: a user who bought an item 200 events ago has still bought it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+
+from course_lib.data.pipeline import PreparedData
+from course_lib.data.vocab import PAD, UNK
+
+Until = Literal["now", "valid", "test"]
+Exclude = Literal["bought", "interacted", "none"]
+UserIds = Sequence | np.ndarray | pd.Series
+
+
+def sequence_rows(data: PreparedData, user_ids: UserIds) -> np.ndarray:
+    """Position in ``data.sequences`` of each raw user id; unknown ids raise a ValueError."""
+    user_ids = np.atleast_1d(np.asarray(user_ids))
+    if user_ids.size == 0:
+        raise ValueError("no user ids given: pass one raw user id or several")
+    index = data.vocabularies.user.encode(user_ids)  # (B,) UNK for ids never seen
+    rows = np.searchsorted(data.sequences.users, index).clip(max=data.sequences.num_users - 1)
+    unknown = (index == UNK) | (data.sequences.users[rows] != index)
+    if unknown.any():
+        raise ValueError(
+            f"{int(unknown.sum())} user ids are not in the prepared data, e.g. "
+            f"{user_ids[unknown][:5].tolist()}. Fix: pass raw user ids (the log's user_id) of "
+            "users kept by cleaning, e.g. from data.vocabularies.user.tokens."
+        )
+    return rows
+
+
+def history_ends(data: PreparedData, rows: np.ndarray, until: Until = "now") -> np.ndarray:
+    """Flat position just after the last event each user's history may use (see ``until``)."""
+    sequences = data.sequences
+    if until == "now":
+        return sequences.offsets[rows + 1]
+    if until not in ("valid", "test"):
+        raise ValueError(f"until must be 'now', 'valid' or 'test', got {until!r}")
+    targets = getattr(data.split, until)
+    first = np.full(sequences.num_users, sequences.num_events, dtype=np.int64)
+    np.minimum.at(first, sequences.event_user[targets], targets)  # first target of each user
+    missing = first[rows] == sequences.num_events
+    if missing.any():
+        users = data.vocabularies.user.decode(sequences.users[rows[missing]][:5]).tolist()
+        raise ValueError(
+            f"{int(missing.sum())} users have no {until} target, e.g. {users}. Fix: take the "
+            f"users from held_out_items(data, {until!r}), or use until='now'."
+        )
+    return first[rows]
+
+
+def history_batch(
+    data: PreparedData, rows: np.ndarray, end: np.ndarray, max_len: int = 50
+) -> dict[str, torch.Tensor]:
+    """The last ``max_len`` events before ``end`` of each user, padded like a training batch.
+
+    The candidate is a PAD placeholder: the ranking head does not read it, and candidate
+    scoring puts the real candidates in later.
+
+    Shape:
+        ``history_*``: (B, L) with L the longest history; ``lengths``, ``candidate``,
+        ``candidate_category``: (B,).
+    """
+    if max_len < 1:
+        raise ValueError(f"max_len must be at least 1, got {max_len}")
+    start = np.maximum(data.sequences.offsets[rows], end - max_len)  # (B,)
+    lengths = end - start  # (B,)
+    if (lengths < 1).any():
+        raise ValueError("every user needs at least one event before the cut to be scored")
+    steps = np.arange(lengths.max())  # (L,)
+    mask = steps < lengths[:, None]  # (B, L)
+    positions = np.where(mask, start[:, None] + steps, 0)  # (B, L)
+    batch = {
+        f"history_{name}": torch.from_numpy(
+            np.where(mask, getattr(data.sequences, name)[positions], PAD)
+        )
+        for name in ("item", "category", "behavior")
+    }
+    batch["lengths"] = torch.from_numpy(lengths)
+    batch["mask"] = torch.from_numpy(mask)
+    batch["candidate"] = torch.full((len(rows),), PAD, dtype=torch.int64)
+    batch["candidate_category"] = torch.full((len(rows),), PAD, dtype=torch.int64)
+    return batch
+
+
+def past_items(
+    data: PreparedData, rows: np.ndarray, end: np.ndarray, exclude: Exclude = "bought"
+) -> torch.Tensor:
+    """True at the items to leave out of each user's list, from all events before ``end``.
+
+    Args:
+        exclude: "bought": items the user converted on (the funnel's last behavior, "buy" on
+            Taobao); "interacted": every item of any event; "none": nothing.
+
+    Shape:
+        rows, end: (B,) -> (B, V) bool
+    """
+    if exclude not in ("bought", "interacted", "none"):
+        raise ValueError(f"exclude must be 'bought', 'interacted' or 'none', got {exclude!r}")
+    sequences = data.sequences
+    mask = torch.zeros(len(rows), len(data.vocabularies.item), dtype=torch.bool)  # (B, V)
+    if exclude == "none":
+        return mask
+    start = sequences.offsets[rows]
+    counts = end - start  # (B,) events before the cut
+    owner = np.repeat(np.arange(len(rows)), counts)  # (E,) row of each past event
+    # (E,) flat position of each past event: start[b], start[b] + 1, ... for every row b
+    positions = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts - start, counts)
+    if exclude == "bought":
+        conversion = len(data.vocabularies.behavior) - 1  # the funnel's last behavior
+        keep = sequences.behavior[positions] == conversion
+        owner, positions = owner[keep], positions[keep]
+    mask[torch.from_numpy(owner), torch.from_numpy(sequences.item[positions])] = True
+    return mask
+
+
+def history_lengths(data: PreparedData, user_ids: UserIds, until: Until = "now") -> pd.Series:
+    """Number of events each user has before the cut (all of them, not only ``max_len``).
+
+    Returns:
+        A Series indexed by user_id: the input of ``metrics_by_history_length``.
+    """
+    rows = sequence_rows(data, user_ids)
+    counts = history_ends(data, rows, until) - data.sequences.offsets[rows]
+    index = pd.Index(pd.Series(np.atleast_1d(user_ids)).infer_objects(), name="user_id")
+    return pd.Series(counts, index=index, name="history_length")
