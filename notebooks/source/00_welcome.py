@@ -38,11 +38,9 @@ from course_lib.exercises import welcome
 # | **02 embeddings** | from one-hot vectors to `nn.Embedding`; matrix factorisation; what learned embeddings look like | `MatrixFactorization`, `BehaviorEmbedding` |
 # | **03 sequence encoders** | an LSTM reads a behavior sequence; pooling, GRU, CNN and self-attention compared | `course_lib.models`, `evaluate_ranking` |
 # | **04 single- vs multi-task** | shared-bottom, MMoE, PLE and the ESMM cascade; when sharing helps and when it hurts | `Task`, the multi-task models, `fit` |
-# | 05 task imbalance | rare labels and unbalanced losses: pos_weight, focal loss, GradNorm, PCGrad… | losses, weighting |
-# | 06 recommendation lists | top-K lists, ranking metrics, cold start, calibration | evaluation |
-# | 07 your own data | the whole pipeline on a real public log or your company's | loaders |
-#
-# Notebooks in **bold** are ready; the others follow the same pattern as they arrive.
+# | **05 task imbalance** | rare labels and unbalanced losses: pos_weight, focal loss, oversampling, GradNorm, PCGrad… | `Task(pos_weight=...)`, `TaskWeighting` rules, `fit(diagnose_every=...)` |
+# | **06 recommendation lists** | top-K lists, explanations, list metrics, cold start, calibration, the evaluation protocol | `recommend`, `explain`, `course_lib.metrics` |
+# | **07 your own data** | the whole pipeline on your company's log or a public one, from code and from the command line | `prepare(behaviors=...)`, `course_lib.datasets` |
 #
 # **How each notebook works.** An explanation comes first, then code you can read, then a table
 # or a plot, then a cell starting with `assert` that checks what the text claims about the
