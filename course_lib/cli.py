@@ -4,6 +4,10 @@ Load the log -> ``prepare`` -> loaders -> build the model -> ``fit`` -> test met
 ``OUT/metrics.json`` (test metrics, history, options, timing) and ``OUT/model.pt`` (a
 checkpoint for ``load_checkpoint``). ``--config FILE.json`` sets options from a file whose keys
 are the option names (``"batch-size"`` or ``"batch_size"``); flags on the command line win.
+
+Under ``torchrun --nproc_per_node=N -m course_lib train ...`` every process trains a replica
+with DistributedDataParallel on its share of each global batch (``course_lib.distributed``);
+rank 0 alone prints, evaluates the test set and writes the files.
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ from course_lib.data import (
     make_loader,
     prepare,
     read_log,
+)
+from course_lib.distributed import (
+    Distributed,
+    DistributedSetupError,
+    per_process_batch_size,
+    process_group,
 )
 from course_lib.env import get_device, set_seed
 from course_lib.metrics.tasks import metrics_table
@@ -57,13 +67,22 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
         help=f"comma-separated, of {TASK_NAMES}; the first picks the best epoch",
     )
     add("--epochs", type=int, default=3, help="maximum number of epochs")
-    add("--batch-size", type=int, default=512, help="samples per batch")
+    add(
+        "--batch-size",
+        type=int,
+        default=512,
+        help="samples per step; under torchrun, over all processes together",
+    )
     add("--lr", type=float, default=1e-3, help="Adam learning rate")
     add("--max-len", type=int, default=20, help="events of history per sample")
     add("--embed-dim", type=int, default=32, help="embedding size D")
     add("--hidden-dim", type=int, default=32, help="encoder state size H")
     add("--seed", type=int, default=0, help="seed of sampling, initialisation and shuffling")
-    add("--device", default="auto", help="cpu, cuda, cuda:1, mps, or auto (the fastest)")
+    add(
+        "--device",
+        default="auto",
+        help="cpu, cuda, cuda:1, mps, or auto (the fastest); under torchrun: auto, cuda or cpu",
+    )
     add("--max-steps-per-epoch", type=int, help="cap the batches of an epoch, for quick runs")
     add("--data", help="behavior log CSV with a header row (default: the bundled log)")
     add(
@@ -75,6 +94,7 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
     add("--config", help="JSON file of options (same names); command-line flags override it")
     add("--out", default="runs/latest", help="folder for metrics.json and model.pt")
     add("--no-progress", action="store_true", help="hide the progress bars")
+    add("--compile", action="store_true", help="train through torch.compile (slow to start)")
     train.set_defaults(**(defaults or {}))
     return parser
 
@@ -107,9 +127,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def train(args: argparse.Namespace) -> dict:
-    """Run the whole recipe for parsed options; returns what it writes to metrics.json."""
+def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict | None:
+    """Run the whole recipe for parsed options; returns what it writes to metrics.json.
+
+    Args:
+        parallel: this process's part of a torchrun job; None: a single process. Every
+            process trains; rank 0 alone tests, writes and returns the report (others: None).
+    """
     start = time.perf_counter()
+    if parallel is not None:  # fail before the data work, with the option's name
+        per_process_batch_size(args.batch_size, parallel.world_size)
     behaviors = tuple(args.behaviors)
     log = read_log(args.data, behaviors=behaviors) if args.data else load_bundled_log()
     window = (None, None) if args.data else bundled_window()
@@ -125,7 +152,10 @@ def train(args: argparse.Namespace) -> dict:
     vocab = prepared.vocabularies
     known = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
     tasks = [known[name] for name in args.tasks]
-    device = get_device(None if args.device == "auto" else args.device)
+    if parallel is not None:
+        device = parallel.device
+    else:
+        device = get_device(None if args.device == "auto" else args.device)
     loaders = {
         part: make_loader(
             prepared.dataset(part, args.max_len),
@@ -153,9 +183,13 @@ def train(args: argparse.Namespace) -> dict:
         lr=args.lr,
         monitor=monitor,
         max_steps_per_epoch=args.max_steps_per_epoch,
-        progress=not args.no_progress,
+        progress=not args.no_progress and (parallel is None or parallel.is_main),
         seed=args.seed,
+        compile=args.compile,
+        distributed=parallel,
     )
+    if parallel is not None and not parallel.is_main:
+        return None
     test = evaluate_tasks(model, tasks, loaders["test"], device)
     report = {
         "test": test,
@@ -164,6 +198,7 @@ def train(args: argparse.Namespace) -> dict:
         "options": vars(args),
         "config": dataclasses.asdict(config),
         "device": str(device),
+        "processes": 1 if parallel is None else parallel.world_size,
         "seconds": {"fit": result.seconds, "total": time.perf_counter() - start},
     }
     out = Path(args.out)
@@ -197,10 +232,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m course_lib``; returns the exit status (2: bad input)."""
     args = parse_args(argv)
     try:
-        report = train(args)
-    except (LogValidationError, FileNotFoundError) as error:
+        with process_group(args.device) as parallel:  # None outside torchrun
+            report = train(args, parallel)
+    except (LogValidationError, FileNotFoundError, DistributedSetupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if report is None:  # a torchrun process other than rank 0: rank 0 reports
+        return 0
     print(metrics_table(report["test"]).round(4).to_string())
     seconds = report["seconds"]
     print(f"{seconds['total']:.1f} s in all, {seconds['fit']:.1f} s training; wrote {args.out}/")

@@ -3,7 +3,8 @@
 ``fit`` is the whole recipe on one screen: train an epoch, evaluate every task on the
 validation set, keep the weights of the best epoch, stop when the monitored metric has not
 improved for ``patience`` epochs. How the task losses are combined is the ``weighting`` object
-it receives (see ``course_lib.training.weighting``).
+it receives (see ``course_lib.training.weighting``). Under ``torchrun`` the same loop trains a
+``DistributedDataParallel`` replica in every process (``course_lib.distributed``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import math
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -26,6 +29,9 @@ from course_lib.training.evaluate import evaluate_tasks
 from course_lib.training.loop import apply_gradients, move_batch
 from course_lib.training.parameters import split_parameters
 from course_lib.training.weighting import MultiTaskLoss, TaskWeighting
+
+if TYPE_CHECKING:  # only for the annotation: course_lib.distributed imports the training code
+    from course_lib.distributed import Distributed
 
 MINIMISED = {"log_loss", "rmse"}  # lower is better; every other metric: higher is better
 POSTFIX_EVERY = 20  # steps between progress-bar loss updates (each waits for the device)
@@ -128,6 +134,8 @@ def fit(
     diagnose_every: int | None = None,
     progress: bool = True,
     seed: int = 0,
+    compile: bool = False,
+    distributed: Distributed | None = None,
 ) -> FitResult:
     """Train with Adam, validate every epoch, stop early and restore the best epoch's weights.
 
@@ -145,6 +153,13 @@ def fit(
         diagnose_every: record gradient diagnostics every this many steps into
             ``FitResult.diagnostics`` (see ``train_epoch``); None: none.
         progress: show a progress bar with the running loss.
+        compile: train through ``torch.compile`` (of the DDP replica, if any); compiling
+            takes tens of seconds even for a tiny model and can pay back on long GPU runs.
+            Validation runs the plain model.
+        distributed: this process's part of a ``torchrun`` job (``course_lib.distributed``):
+            ``train_loader`` yields the global batches and each process trains on its slice,
+            in ``DistributedDataParallel``; rank 0 validates and every process gets its metrics.
+            None: a single process.
     """
     start = time.perf_counter()
     set_seed(seed)
@@ -154,6 +169,12 @@ def fit(
     loss_fn.weighting.to(device)  # learnable weightings train with the model
     groups = loss_fn.weighting.parameter_groups(model, lr)
     optimizer = torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
+    network, batches = model, train_loader  # what trains: the model, or its DDP replica
+    if distributed is not None:
+        network = distributed.wrap(model, loss_fn.weighting, diagnose_every)
+        batches = distributed.shard(train_loader)
+    if compile:
+        network = torch.compile(network)
     autocast_dtype = _autocast_dtype(device, mixed_precision)
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
     key, minimise = "/".join(monitor), monitor[1] in MINIMISED
@@ -161,9 +182,9 @@ def fit(
     for epoch in range(1, epochs + 1):
         epoch_start, first_diagnostic = time.perf_counter(), len(diagnostics)
         losses = train_epoch(
-            model,
+            network,
             loss_fn,
-            train_loader,
+            batches,
             optimizer,
             device,
             scaler=scaler,
@@ -177,7 +198,13 @@ def fit(
         )
         for row in diagnostics[first_diagnostic:]:
             row["epoch"] = epoch
-        valid = evaluate_tasks(model, tasks, valid_loader, device)
+        if distributed is None:
+            valid = evaluate_tasks(model, tasks, valid_loader, device)
+        else:  # the whole validation set on rank 0; every process then stops at the same epoch
+            losses = distributed.mean(losses)
+            valid = distributed.from_main(
+                partial(evaluate_tasks, model, tasks, valid_loader, device)
+            )
         row = {"epoch": epoch} | {f"train_loss/{name}": loss for name, loss in losses.items()}
         row |= {f"weight/{name}": w for name, w in loss_fn.weighting.weights().items()}
         for task, metrics in valid.items():
