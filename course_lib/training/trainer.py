@@ -175,7 +175,7 @@ def fit(
         batches = distributed.shard(train_loader)
     if compile:
         network = torch.compile(network)
-    autocast_dtype = _autocast_dtype(device, mixed_precision)
+    autocast_dtype = mixed_precision_dtype(device, mixed_precision)
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
     key, minimise = "/".join(monitor), monitor[1] in MINIMISED
     rows, diagnostics, best_epoch, best_score, best_state = [], [], 0, math.nan, None
@@ -224,7 +224,9 @@ def fit(
     return FitResult(pd.DataFrame(rows), best_epoch, best_score, seconds, diagnostics)
 
 
-def _autocast_dtype(device: torch.device, mixed_precision: bool | None) -> torch.dtype | None:
+def mixed_precision_dtype(
+    device: torch.device, mixed_precision: bool | None
+) -> torch.dtype | None:
     """bfloat16 where the GPU supports it, else float16; None when mixed precision is off."""
     if mixed_precision is None:
         mixed_precision = device.type == "cuda"
