@@ -1,6 +1,8 @@
 """The preprocessing pipeline: raw log -> validated -> clean -> encoded -> sequences -> samples.
 
-Each step is one module with one job (notebook 01 walks through them in this order).
+Each step is one module with one job (notebook 01 walks through them in this order). For a log
+larger than memory, ``ondisk.prepare_to_disk`` runs the same steps chunk by chunk and writes
+the results to disk, where `OnDiskData` reads them lazily.
 """
 
 from course_lib.data.clean import CleaningReport, clean_log
@@ -17,6 +19,7 @@ from course_lib.data.encode import (
     item_category_table,
 )
 from course_lib.data.io import read_log, read_taobao_user_behavior, write_log
+from course_lib.data.ondisk import CleaningCounts, OnDiskData, OnDiskDataset, prepare_to_disk
 from course_lib.data.pipeline import PreparedData, prepare
 from course_lib.data.samples import Samples, make_samples
 from course_lib.data.schema import (
@@ -35,8 +38,11 @@ __all__ = [
     "TAOBAO_BEHAVIORS",
     "UNK",
     "BehaviorDataset",
+    "CleaningCounts",
     "CleaningReport",
     "LogValidationError",
+    "OnDiskData",
+    "OnDiskDataset",
     "PreparedData",
     "Samples",
     "Sequences",
@@ -54,6 +60,7 @@ __all__ = [
     "make_samples",
     "oversampling_weights",
     "prepare",
+    "prepare_to_disk",
     "random_split",
     "read_log",
     "read_taobao_user_behavior",

@@ -21,8 +21,32 @@ REASONS: tuple[str, ...] = ("duplicate", "outside time window", "user with too f
 TimeBound = int | float | str | dt.date | pd.Timestamp | None
 
 
+class ReportText:
+    """The table and text of a cleaning report, from ``rows_in``, ``rows_out`` and ``counts``.
+
+    Shared by `CleaningReport` and the on-disk pipeline's report, which keeps counts only.
+    """
+
+    rows_in: int
+    rows_out: int
+    counts: pd.Series  # rows dropped per reason, in step order (a property of each report)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per reason: rows dropped and their share of the input, for notebooks."""
+        rows = self.counts.to_numpy()
+        share = rows / self.rows_in if self.rows_in else np.zeros(len(rows))
+        return pd.DataFrame({"reason": list(REASONS), "rows": rows, "share": share})
+
+    def __str__(self) -> str:
+        lines = [f"{'rows in':<26}{self.rows_in:>12,}"]
+        for reason, rows, share in self.summary().itertuples(index=False):
+            lines.append(f"{'- ' + reason:<26}{rows:>12,}{share:>9.2%}")
+        lines.append(f"{'rows out':<26}{self.rows_out:>12,}")
+        return "\n".join(lines)
+
+
 @dataclass(frozen=True, eq=False)
-class CleaningReport:
+class CleaningReport(ReportText):
     """What `clean_log` removed.
 
     Attributes:
@@ -43,19 +67,6 @@ class CleaningReport:
         counts = self.dropped["reason"].value_counts().reindex(list(REASONS), fill_value=0)
         return counts.rename("rows").rename_axis("reason").astype("int64")
 
-    def summary(self) -> pd.DataFrame:
-        """One row per reason: rows dropped and their share of the input, for notebooks."""
-        rows = self.counts.to_numpy()
-        share = rows / self.rows_in if self.rows_in else np.zeros(len(rows))
-        return pd.DataFrame({"reason": list(REASONS), "rows": rows, "share": share})
-
-    def __str__(self) -> str:
-        lines = [f"{'rows in':<26}{self.rows_in:>12,}"]
-        for reason, rows, share in self.summary().itertuples(index=False):
-            lines.append(f"{'- ' + reason:<26}{rows:>12,}{share:>9.2%}")
-        lines.append(f"{'rows out':<26}{self.rows_out:>12,}")
-        return "\n".join(lines)
-
 
 def _unix_seconds(bound: TimeBound, name: str) -> float | None:
     """Turn a time bound into unix seconds; dates and naive times are taken as UTC."""
@@ -69,6 +80,27 @@ def _unix_seconds(bound: TimeBound, name: str) -> float | None:
         raise ValueError(f"{name}={bound!r} is neither unix seconds nor a date")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.timestamp()
+
+
+def cleaning_bounds(
+    start: TimeBound, end: TimeBound, min_events_per_user: int
+) -> tuple[float | None, float | None]:
+    """Check `clean_log`'s arguments and return the time window in unix seconds (lo, hi).
+
+    Raises:
+        ValueError: For bad argument values (e.g. start not before end).
+        TypeError: If min_events_per_user is not an int.
+    """
+    lo, hi = _unix_seconds(start, "start"), _unix_seconds(end, "end")
+    if lo is not None and hi is not None and lo >= hi:
+        raise ValueError(f"start ({start!r}) must be before end ({end!r})")
+    if isinstance(min_events_per_user, bool) or not isinstance(
+        min_events_per_user, numbers.Integral
+    ):
+        raise TypeError(f"min_events_per_user must be an int, got {min_events_per_user!r}")
+    if min_events_per_user < 1:
+        raise ValueError(f"min_events_per_user must be >= 1, got {min_events_per_user}")
+    return lo, hi
 
 
 def clean_log(
@@ -104,15 +136,7 @@ def clean_log(
     if missing:
         fix = "load it with read_log or check it with validate_log first"
         raise LogValidationError(f"clean_log: the log has no column(s) {missing}. Fix: {fix}")
-    lo, hi = _unix_seconds(start, "start"), _unix_seconds(end, "end")
-    if lo is not None and hi is not None and lo >= hi:
-        raise ValueError(f"start ({start!r}) must be before end ({end!r})")
-    if isinstance(min_events_per_user, bool) or not isinstance(
-        min_events_per_user, numbers.Integral
-    ):
-        raise TypeError(f"min_events_per_user must be an int, got {min_events_per_user!r}")
-    if min_events_per_user < 1:
-        raise ValueError(f"min_events_per_user must be >= 1, got {min_events_per_user}")
+    lo, hi = cleaning_bounds(start, end, min_events_per_user)
 
     step = np.zeros(len(log), dtype=np.int64)  # 0 = kept, k = dropped by REASONS[k - 1]
     if drop_duplicates:

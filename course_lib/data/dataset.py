@@ -61,22 +61,38 @@ class BehaviorDataset(Dataset):
             ``lengths`` and every other field: (B,).
         """
         indices = np.asarray(indices, dtype=np.int64)
-        start, lengths = self.history_start[indices], self.samples.target[indices]
-        lengths = lengths - start  # (B,)
-        steps = np.arange(lengths.max(initial=0))  # (L,)
-        mask = steps < lengths[:, None]  # (B, L)
-        positions = np.where(mask, start[:, None] + steps, 0)  # (B, L), 0 where padded
-        batch = {
-            f"history_{name}": torch.from_numpy(
-                np.where(mask, getattr(self.sequences, name)[positions], PAD)
-            )
-            for name in HISTORY_FIELDS
-        }
-        batch["lengths"] = torch.from_numpy(lengths)
-        batch["mask"] = torch.from_numpy(mask)
+        batch = padded_histories(
+            self.sequences, self.history_start[indices], self.samples.target[indices]
+        )
         for name in ("user", "candidate", "candidate_category", *LABEL_FIELDS):
             batch[name] = torch.from_numpy(getattr(self.samples, name)[indices])
         return batch
+
+
+def padded_histories(
+    sequences: Sequences, start: np.ndarray, end: np.ndarray
+) -> dict[str, torch.Tensor]:
+    """The events ``start[b]:end[b]`` of the flat sequences as right-padded int64 batches.
+
+    Shared by every Dataset that slices histories from flat sequences, in memory or memory
+    mapped (whose arrays may be stored in narrower integer types).
+
+    Shape:
+        ``history_*`` and ``mask``: (B, L) with L the longest history; ``lengths``: (B,).
+    """
+    lengths = np.asarray(end, dtype=np.int64) - start  # (B,)
+    steps = np.arange(lengths.max(initial=0))  # (L,)
+    mask = steps < lengths[:, None]  # (B, L)
+    positions = np.where(mask, start[:, None] + steps, 0)  # (B, L), 0 where padded
+    batch = {
+        f"history_{name}": torch.from_numpy(
+            np.where(mask, getattr(sequences, name)[positions], PAD).astype(np.int64, copy=False)
+        )
+        for name in HISTORY_FIELDS
+    }
+    batch["lengths"] = torch.from_numpy(lengths)
+    batch["mask"] = torch.from_numpy(mask)
+    return batch
 
 
 class _Batches(Dataset):

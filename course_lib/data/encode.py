@@ -110,16 +110,44 @@ def encode_log(log: pd.DataFrame, vocabularies: Vocabularies) -> pd.DataFrame:
 def item_category_table(encoded: pd.DataFrame, num_items: int) -> np.ndarray:
     """Category index of every item index, for the next-category task and negative samples.
 
-    An item seen under several categories gets its most frequent one. PAD maps to PAD, and
-    UNK and items absent from ``encoded`` map to UNK.
+    An item seen under several categories gets its most frequent one (see
+    ``most_frequent_category``). PAD maps to PAD, and UNK and items absent from ``encoded`` map
+    to UNK.
+
+    Returns:
+        (num_items,) int64 array indexed by item index.
+    """
+    pairs = encoded.loc[encoded["item"] >= NUM_RESERVED, ["item", "category"]]
+    counts = pairs.value_counts(sort=False)
+    return most_frequent_category(
+        counts.index.get_level_values("item").to_numpy(),
+        counts.index.get_level_values("category").to_numpy(),
+        counts.to_numpy(),
+        num_items,
+    )
+
+
+def most_frequent_category(
+    item: np.ndarray, category: np.ndarray, count: np.ndarray, num_items: int
+) -> np.ndarray:
+    """The table of ``item_category_table`` from counted (item, category) pairs.
+
+    Taking counts rather than events lets a log too large for memory count its pairs chunk by
+    chunk (``course_lib.data.ondisk``) and get exactly the same table. Ties between categories
+    of one item go to the smaller category index, so the table never depends on row order.
+
+    Args:
+        item, category, count: (P,) one entry per distinct pair of known item (index >= 2)
+            and category index, with the number of events that have it.
+        num_items: length of the table (the item vocabulary's size).
 
     Returns:
         (num_items,) int64 array indexed by item index.
     """
     table = np.full(num_items, UNK, dtype=np.int64)
     table[PAD] = PAD
-    pairs = encoded.loc[encoded["item"] >= NUM_RESERVED, ["item", "category"]]
-    counts = pairs.value_counts().reset_index()  # most frequent pair first
-    first = counts.drop_duplicates("item")
-    table[first["item"].to_numpy()] = first["category"].to_numpy()
+    order = np.lexsort((category, -np.asarray(count), item))  # by item, most frequent first
+    item, category = np.asarray(item)[order], np.asarray(category)[order]
+    first = np.r_[True, item[1:] != item[:-1]] if len(item) else np.zeros(0, dtype=bool)
+    table[item[first]] = category[first]
     return table

@@ -87,7 +87,7 @@ def make_samples(
     repeated = np.repeat(targets, group)
     next_item = sequences.item[repeated]
     is_positive = np.tile(np.arange(group) == 0, len(targets))
-    negatives = _draw_negatives(next_item, len(item_category), seed) if num_negatives else 0
+    negatives = draw_negatives(next_item, len(item_category), seed) if num_negatives else 0
     candidate = np.where(is_positive, next_item, negatives)
     is_buy = sequences.behavior[repeated] == buy_index
     return Samples(
@@ -104,13 +104,26 @@ def make_samples(
     )
 
 
-def _draw_negatives(positives: np.ndarray, num_items: int, seed: int) -> np.ndarray:
-    """One uniform item index in [2, num_items) per row, never equal to the row's positive."""
+def draw_negatives(
+    positives: np.ndarray, num_items: int, seed: int | np.random.Generator
+) -> np.ndarray:
+    """One uniform item index in [2, num_items) per row, never equal to the row's positive.
+
+    Each row takes the next draw of the generator's stream, so drawing consecutive blocks of
+    ``positives`` with one Generator gives exactly the draws of one call on all of them (how
+    ``course_lib.data.ondisk`` samples a log too large for memory). That holds for the int64
+    draws below; numpy buffers narrower draws within one call, so keep the dtype.
+
+    Args:
+        positives: (S,) item index of each row's positive.
+        num_items: the item vocabulary's size.
+        seed: a seed for a new generator, or a Generator to continue.
+    """
     if num_items - NUM_RESERVED < 2:
         raise ValueError(
             f"need at least 2 items to sample negatives, the vocabulary has {num_items}"
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # a Generator is returned as it is
     known = positives >= NUM_RESERVED  # an UNK positive excludes nothing
     drawn = rng.integers(NUM_RESERVED, num_items - known)
     return drawn + (known & (drawn >= positives))

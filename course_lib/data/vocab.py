@@ -36,7 +36,15 @@ class Vocabulary:
 
         Ties are broken by the id itself, so the same data always gives the same indices.
         """
-        counts = pd.Series(values).value_counts()
+        return cls.from_counts(pd.Series(values).value_counts(), name, min_count)
+
+    @classmethod
+    def from_counts(cls, counts: pd.Series, name: str, min_count: int = 1) -> Vocabulary:
+        """Vocabulary from ids already counted (index: id, value: count), ordered as ``build``.
+
+        Counts can then be summed chunk by chunk over a log too large for memory
+        (``course_lib.data.ondisk``) and still give exactly the vocabulary ``build`` gives.
+        """
         counts = counts[counts >= min_count]
         frame = pd.DataFrame({"token": counts.index, "count": counts.to_numpy()})
         ordered = frame.sort_values(["count", "token"], ascending=[False, True], kind="stable")
