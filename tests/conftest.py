@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+import torch
 
 from course_lib.bundled import simulate_bundled
 from course_lib.data.pipeline import PreparedData, prepare
+from course_lib.models import MultiTaskConfig, MultiTaskModel, SequenceEncoder
 from course_lib.simulate import Simulation, SimulatorConfig, simulate
+from course_lib.tasks import standard_tasks
+
+TinyModelFactory = Callable[[type[MultiTaskModel], SequenceEncoder, int], MultiTaskModel]
 
 
 def window(config: SimulatorConfig) -> tuple[int, int]:
@@ -52,3 +59,30 @@ def small_prepared(small_simulation: Simulation) -> PreparedData:
 def bundled_simulation() -> Simulation:
     """The bundled data set regenerated in memory (~1 s), with its truth."""
     return simulate_bundled()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(small_prepared: PreparedData) -> TinyModelFactory:
+    """Builds an untrained model on ``small_prepared`` with click, buy and next_item, seeded:
+    ``tiny_model(ESMMModel, LSTMEncoder(D, H), D)``."""
+
+    def build(
+        architecture: type[MultiTaskModel], encoder: SequenceEncoder, embed_dim: int
+    ) -> MultiTaskModel:
+        vocab = small_prepared.vocabularies
+        tasks = standard_tasks(len(vocab.item), len(vocab.category), 4)
+        config = MultiTaskConfig(
+            num_items=len(vocab.item),
+            num_categories=len(vocab.category),
+            num_behaviors=len(vocab.behavior),
+            embed_dim=embed_dim,
+            hidden_dim=encoder.output_dim,
+            bottom_dims=(16,),
+            tower_dims=(8,),
+        )
+        torch.manual_seed(0)
+        chosen = [tasks["click"], tasks["buy"], tasks["next_item"]]
+        item_category = torch.as_tensor(small_prepared.item_category)
+        return architecture(config, chosen, encoder, item_category)
+
+    return build

@@ -13,12 +13,10 @@ from course_lib.explanation import explain, history_saliency
 from course_lib.models import (
     EncoderOutput,
     LSTMEncoder,
-    MultiTaskConfig,
     MultiTaskModel,
     SequenceEncoder,
     SharedBottomModel,
 )
-from course_lib.tasks import standard_tasks
 
 D, H, MAX_LEN = 8, 12, 10
 
@@ -36,26 +34,9 @@ class LinearEncoder(SequenceEncoder):
         return EncoderOutput(steps.sum(dim=1), steps)
 
 
-def build(data: PreparedData, encoder: SequenceEncoder) -> MultiTaskModel:
-    vocab = data.vocabularies
-    tasks = standard_tasks(len(vocab.item), len(vocab.category), 4)
-    config = MultiTaskConfig(
-        num_items=len(vocab.item),
-        num_categories=len(vocab.category),
-        num_behaviors=len(vocab.behavior),
-        embed_dim=D,
-        hidden_dim=H,
-        bottom_dims=(16,),
-        tower_dims=(8,),
-    )
-    torch.manual_seed(0)
-    chosen = [tasks["click"], tasks["buy"], tasks["next_item"]]
-    return SharedBottomModel(config, chosen, encoder, torch.as_tensor(data.item_category))
-
-
 @pytest.fixture(scope="module")
-def model(small_prepared: PreparedData) -> MultiTaskModel:
-    return build(small_prepared, LSTMEncoder(D, H)).eval()
+def model(tiny_model) -> MultiTaskModel:
+    return tiny_model(SharedBottomModel, LSTMEncoder(D, H), D).eval()
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +57,8 @@ def test_padding_weighs_exactly_zero_and_real_events_do_not(model, batch, task):
     assert (weight[batch["mask"]] != 0).float().mean() > 0.9
 
 
-def test_weights_add_up_to_the_logit_change_for_a_linear_model(small_prepared, batch):
-    model = build(small_prepared, LinearEncoder(D, H)).eval()
+def test_weights_add_up_to_the_logit_change_for_a_linear_model(tiny_model, batch):
+    model = tiny_model(SharedBottomModel, LinearEncoder(D, H), D).eval()
     items = batch["next_item"]
     weight = history_saliency(model, batch, "next_item", items)  # (B, L)
     padded = {

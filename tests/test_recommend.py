@@ -9,32 +9,17 @@ import torch
 from course_lib.data.pipeline import PreparedData
 from course_lib.data.vocab import NUM_RESERVED
 from course_lib.metrics import list_metrics, ranking_metrics
-from course_lib.models import ESMMModel, LSTMEncoder, MultiTaskConfig, MultiTaskModel
+from course_lib.models import ESMMModel, LSTMEncoder, MultiTaskModel
 from course_lib.recommendation import catalogue_table, held_out_items, history_lengths, recommend
-from course_lib.tasks import standard_tasks
 
 D, H, MAX_LEN = 8, 12, 10
 LIST_COLUMNS = ["user_id", "rank", "item_id", "category_id", "score", "p_click", "p_buy"]
 
 
 @pytest.fixture(scope="module")
-def model(small_prepared: PreparedData) -> MultiTaskModel:
+def model(tiny_model) -> MultiTaskModel:
     """An untrained ESMM with click, buy and next_item: random but fixed scores."""
-    vocab = small_prepared.vocabularies
-    tasks = standard_tasks(len(vocab.item), len(vocab.category), 4)
-    config = MultiTaskConfig(
-        num_items=len(vocab.item),
-        num_categories=len(vocab.category),
-        num_behaviors=len(vocab.behavior),
-        embed_dim=D,
-        hidden_dim=H,
-        bottom_dims=(16,),
-        tower_dims=(8,),
-    )
-    torch.manual_seed(0)
-    item_category = torch.as_tensor(small_prepared.item_category)
-    chosen = [tasks["click"], tasks["buy"], tasks["next_item"]]
-    return ESMMModel(config, chosen, LSTMEncoder(D, H), item_category).eval()
+    return tiny_model(ESMMModel, LSTMEncoder(D, H), D).eval()
 
 
 @pytest.fixture(scope="module")
