@@ -78,3 +78,29 @@ def set_gradients(parameters: Sequence[nn.Parameter], flat: torch.Tensor) -> Non
         piece = flat[offset : offset + param.numel()].view_as(param)
         param.grad = piece.clone() if param.grad is None else param.grad + piece
         offset += param.numel()
+
+
+def backward_per_task(
+    losses: dict[str, torch.Tensor],
+    names: Sequence[str],
+    shared: Sequence[nn.Parameter],
+    others: Sequence[nn.Parameter],
+    total: torch.Tensor,
+    shared_gradient: Callable[[torch.Tensor], torch.Tensor],
+    scale: Scale | None = None,
+) -> torch.Tensor:
+    """The backward pass of the rules that work on each task's own gradient (GradNorm, PCGrad).
+
+    One pass per task on ``shared``, whose gradients ``shared_gradient`` turns into the one
+    written to ``.grad``; one ordinary pass of ``total`` on ``others`` (towers, heads).
+
+    Shape:
+        shared_gradient: (T, P) -> (P,), rows in the order of ``names``;
+        returns the (T, P) task gradients
+    """
+    gradients = task_gradients(losses, shared, scale)
+    stacked = torch.stack([gradients[name] for name in names])  # (T, P)
+    if others:
+        torch.autograd.backward(scale(total) if scale else total, inputs=list(others))
+    set_gradients(shared, shared_gradient(stacked))
+    return stacked

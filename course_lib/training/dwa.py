@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from course_lib.training.diagnostics import Scale
-from course_lib.training.weighting import TaskWeighting
+from course_lib.training.weighting import VectorWeights
 
 
-class DynamicWeightAverage(TaskWeighting):
+class DynamicWeightAverage(VectorWeights):
     """Weights from the ratio of each task's last two period-mean losses.
 
     Args:
@@ -32,19 +32,14 @@ class DynamicWeightAverage(TaskWeighting):
     def __init__(
         self, task_names: Sequence[str], temperature: float = 2.0, period: int = 20
     ) -> None:
-        super().__init__()
+        super().__init__(task_names)
         if temperature <= 0 or period < 1:
             raise ValueError(f"need temperature > 0 and period >= 1; got {temperature}, {period}")
-        self.names, self.temperature, self.period = list(task_names), temperature, period
+        self.temperature, self.period = temperature, period
         T = len(self.names)
-        self.register_buffer("task_weights", torch.ones(T))
         self.register_buffer("loss_sums", torch.zeros(T))  # of the current period
         self.register_buffer("period_means", torch.zeros(2, T))  # [before last, last]
         self.steps, self.periods = 0, 0  # in the current period; completed periods
-
-    def combine(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
-        """``sum_t w_t * L_t`` with the current weights."""
-        return sum(w * losses[name] for name, w in zip(self.names, self.task_weights, strict=True))
 
     def backward(
         self,
@@ -71,7 +66,3 @@ class DynamicWeightAverage(TaskWeighting):
         if self.periods >= 2:
             ratio = self.period_means[1] / self.period_means[0].clamp(min=1e-12)
             self.task_weights = len(self.names) * (ratio / self.temperature).softmax(dim=0)
-
-    def weights(self) -> dict[str, float]:
-        """The current weights (they sum to the number of tasks)."""
-        return dict(zip(self.names, self.task_weights.tolist(), strict=True))

@@ -21,11 +21,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from course_lib.training.diagnostics import Scale, set_gradients, task_gradients
-from course_lib.training.weighting import TaskWeighting
+from course_lib.training.diagnostics import Scale, backward_per_task
+from course_lib.training.weighting import VectorWeights
 
 
-class GradNorm(TaskWeighting):
+class GradNorm(VectorWeights):
     """Task weights that steer the tasks' gradient norms on the shared parameters.
 
     Args:
@@ -36,16 +36,9 @@ class GradNorm(TaskWeighting):
     """
 
     def __init__(self, task_names: Sequence[str], alpha: float = 1.5, lr: float = 0.025) -> None:
-        super().__init__()
-        self.names, self.alpha, self.lr = list(task_names), alpha, lr
-        T = len(self.names)
-        self.register_buffer("task_weights", torch.ones(T))
-        self.register_buffer("initial_losses", torch.zeros(T))  # zeros until the first step
-        self.register_buffer("last_norms", torch.zeros(T))  # G_t of the last step
-
-    def combine(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
-        """``sum_t w_t * L_t`` with the current weights."""
-        return sum(w * losses[name] for name, w in zip(self.names, self.task_weights, strict=True))
+        super().__init__(task_names)
+        self.alpha, self.lr = alpha, lr
+        self.register_buffer("initial_losses", torch.zeros(len(self.names)))  # 0: no step yet
 
     def backward(
         self,
@@ -55,12 +48,10 @@ class GradNorm(TaskWeighting):
         scale: Scale | None = None,
     ) -> torch.Tensor:
         """Gradients of the weighted sum, then one update of the weights."""
-        gradients = task_gradients(losses, shared, scale)  # {name: (P,)}, unweighted
-        stacked = torch.stack([gradients[name] for name in self.names])  # (T, P)
         total = self.combine(losses)
-        if others:
-            torch.autograd.backward(scale(total) if scale else total, inputs=list(others))
-        set_gradients(shared, self.task_weights @ stacked)  # sum_t w_t * grad_t
+        stacked = backward_per_task(  # (T, P) unweighted task gradients; shared: sum_t w_t g_t
+            losses, self.names, shared, others, total, lambda g: self.task_weights @ g, scale
+        )
         current = torch.stack([losses[name].detach().float() for name in self.names])
         self.update_weights(stacked.norm(dim=1), current)
         return total.detach()
@@ -76,8 +67,3 @@ class GradNorm(TaskWeighting):
         step = torch.sign(weighted - target) * norms / norms.mean().clamp(min=1e-12)
         weights = (self.task_weights - self.lr * step).clamp(min=1e-3)
         self.task_weights.copy_(weights * len(self.names) / weights.sum())
-        self.last_norms.copy_(self.task_weights * norms)
-
-    def weights(self) -> dict[str, float]:
-        """The current weights (they sum to the number of tasks)."""
-        return dict(zip(self.names, self.task_weights.tolist(), strict=True))

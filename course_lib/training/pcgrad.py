@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from course_lib.training.diagnostics import Scale, set_gradients, task_gradients
+from course_lib.training.diagnostics import Scale, backward_per_task
 from course_lib.training.weighting import TaskWeighting
 
 
@@ -67,12 +67,9 @@ class PCGrad(TaskWeighting):
         scale: Scale | None = None,
     ) -> torch.Tensor:
         """Projected per-task gradients on ``shared``; ordinary gradients on ``others``."""
-        gradients = task_gradients(losses, shared, scale)
-        stacked = torch.stack([gradients[name] for name in self.names])  # (T, P)
         total = self.combine(losses)
-        if others:
-            torch.autograd.backward(scale(total) if scale else total, inputs=list(others))
-        set_gradients(shared, project_conflicting(stacked, self.generator).sum(dim=0))
+        projected_sum = lambda g: project_conflicting(g, self.generator).sum(dim=0)  # noqa: E731
+        backward_per_task(losses, self.names, shared, others, total, projected_sum, scale)
         return total.detach()
 
     def weights(self) -> dict[str, float]:

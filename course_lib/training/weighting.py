@@ -11,7 +11,8 @@ it. The trainer calls three methods, and a learner can write a new rule by overr
   on the shared parameters instead;
 - ``weights()``: the current weight of each task, recorded in the training history.
 
-The rules live in their own files: ``FixedWeights`` here, ``PerTaskLearningRates``,
+The rules live in their own files: ``FixedWeights`` (and ``VectorWeights``, the base of the
+rules that update a weight per task) here, ``PerTaskLearningRates``,
 ``UncertaintyWeighting``, ``GradNorm``, ``DynamicWeightAverage`` and ``PCGrad`` beside it.
 """
 
@@ -97,6 +98,28 @@ class FixedWeights(TaskWeighting):
 
     def extra_repr(self) -> str:
         return f"weights={self.task_weights}"
+
+
+class VectorWeights(TaskWeighting):
+    """Base of the rules that keep one weight per task and update it themselves (GradNorm,
+    DWA): ``total = sum_t w_t * L_t`` with the weights in a buffer, all 1 at the start.
+
+    Args:
+        task_names: the tasks, in the order of the weight vector.
+    """
+
+    def __init__(self, task_names: Sequence[str]) -> None:
+        super().__init__()
+        self.names = list(task_names)
+        self.register_buffer("task_weights", torch.ones(len(self.names)))
+
+    def combine(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``sum_t w_t * L_t`` with the current weights."""
+        return sum(w * losses[name] for name, w in zip(self.names, self.task_weights, strict=True))
+
+    def weights(self) -> dict[str, float]:
+        """The current weights."""
+        return dict(zip(self.names, self.task_weights.tolist(), strict=True))
 
 
 class MultiTaskLoss:
