@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
 
 from course_lib.bundled import simulate_bundled
+from course_lib.data.io import write_log
 from course_lib.data.pipeline import PreparedData, prepare
 from course_lib.models import MultiTaskConfig, MultiTaskModel, SequenceEncoder
 from course_lib.simulate import Simulation, SimulatorConfig, simulate
@@ -53,6 +55,15 @@ def small_prepared(small_simulation: Simulation) -> PreparedData:
     """``small_simulation`` through ``prepare``: leave-last-out, 4 negatives, its window."""
     start, end = window(small_simulation.config)
     return prepare(small_simulation.log, start=start, end=end, num_negatives=4, seed=0)
+
+
+@pytest.fixture(scope="session")
+def log_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CSV log of 200 users on 100 items, for tests that train from a file (the CLI)."""
+    config = SimulatorConfig(num_users=200, num_items=100, num_categories=6)
+    path = tmp_path_factory.mktemp("data") / "log.csv"
+    write_log(simulate(config).log, path)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import pytest
 from course_lib.checkpoint import load_checkpoint
 from course_lib.cli import main
 from course_lib.data import write_log
-from course_lib.simulate import SimulatorConfig, simulate
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 OPTIONS = [
@@ -36,14 +35,6 @@ OPTIONS = [
     "--out",
     "--no-progress",
 ]
-
-
-@pytest.fixture(scope="module")
-def log_file(tmp_path_factory) -> Path:
-    config = SimulatorConfig(num_users=200, num_items=100, num_categories=6)
-    path = tmp_path_factory.mktemp("data") / "log.csv"
-    write_log(simulate(config).log, path)
-    return path
 
 
 def test_train_writes_metrics_and_a_loadable_checkpoint(tmp_path, log_file) -> None:

@@ -25,7 +25,6 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from course_lib.checkpoint import load_checkpoint
 from course_lib.cli import main
-from course_lib.data import write_log
 from course_lib.distributed import (
     DistributedSetupError,
     ShardedBatches,
@@ -35,7 +34,6 @@ from course_lib.distributed import (
     shard_batch,
     torchrun_ranks,
 )
-from course_lib.simulate import SimulatorConfig, simulate
 from course_lib.tasks import Task
 from course_lib.training import (
     DynamicWeightAverage,
@@ -87,14 +85,6 @@ def _worker(rank: int, port: int, arguments: list[str], folder: Path) -> None:
     hook.remove()
     result = {"status": status, "stdout": stdout.getvalue(), "replicas_agree": agree}
     (folder / f"rank{rank}.json").write_text(json.dumps(result))
-
-
-@pytest.fixture(scope="module")
-def log_file(tmp_path_factory) -> Path:
-    config = SimulatorConfig(num_users=200, num_items=100, num_categories=6)
-    path = tmp_path_factory.mktemp("data") / "log.csv"
-    write_log(simulate(config).log, path)
-    return path
 
 
 @pytest.fixture(scope="module")
