@@ -137,7 +137,8 @@ def recent_categories(user_id, n=6):
     return data.vocabularies.category.decode(sequences.category[window]).tolist()
 
 
-test_users = held_out_items(data, "test")["user_id"].to_numpy()
+relevant = held_out_items(data, "test")  # user_id, item_id of every test event
+test_users = relevant["user_id"].to_numpy()
 users = [int(user) for user in test_users[:3]]
 shown = recommend(model, data, users, k=5, until="test", max_len=MAX_LEN)
 for user in users:
@@ -187,7 +188,6 @@ plt.show()
 # simplest list: the ten best sellers, the same for everyone.
 
 # %%
-relevant = held_out_items(data, "test")
 model_lists = recommend(model, data, test_users, k=K, until="test", max_len=MAX_LEN)
 best_sellers = catalogue.nlargest(K, "popularity")["item_id"].to_numpy()
 popular_lists = pd.DataFrame(
