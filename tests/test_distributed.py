@@ -34,6 +34,7 @@ from course_lib.distributed import (
     shard_batch,
     torchrun_ranks,
 )
+from course_lib.distributed.replica import no_buffer_sync_option
 from course_lib.tasks import Task
 from course_lib.training import (
     DynamicWeightAverage,
@@ -221,6 +222,19 @@ def _fit_tiny(compile: bool) -> tuple[nn.Module, FitResult]:
     result = fit(model, tasks, [batch] * 3, [batch], device="cpu", epochs=2, lr=0.05,
                  progress=False, compile=compile)  # fmt: skip
     return model, result
+
+
+def test_buffer_sync_is_turned_off_with_the_keyword_this_torch_knows() -> None:
+    """PyTorch 2.13 renamed DDP's ``broadcast_buffers``; releases before it reject the new name."""
+
+    def ddp_before_2_13(module, device_ids=None, broadcast_buffers=True): ...
+
+    def ddp_from_2_13(
+        module, device_ids=None, broadcast_buffers=None, forward_sync_buffers=None
+    ): ...
+
+    assert no_buffer_sync_option(ddp_before_2_13) == {"broadcast_buffers": False}
+    assert no_buffer_sync_option(ddp_from_2_13) == {"forward_sync_buffers": False}
 
 
 def test_fit_trains_through_torch_compile(monkeypatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TypeVar
@@ -20,6 +21,17 @@ T = TypeVar("T")
 
 class DistributedSetupError(ValueError):
     """A multi-process run that cannot start as asked (device, batch size, task weighting)."""
+
+
+def no_buffer_sync_option(ddp: Callable[..., object] = DistributedDataParallel) -> dict[str, bool]:
+    """DDP's keyword that turns off the buffer copy before every forward pass.
+
+    PyTorch 2.13 renamed ``broadcast_buffers`` to ``forward_sync_buffers`` (the old name still
+    works there, with a deprecation warning); older releases know only the old name.
+    """
+    if "forward_sync_buffers" in inspect.signature(ddp).parameters:
+        return {"forward_sync_buffers": False}
+    return {"broadcast_buffers": False}
 
 
 def check_supported(weighting: TaskWeighting, diagnose_every: int | None) -> None:
@@ -74,13 +86,12 @@ class Distributed:
     ) -> DistributedDataParallel:
         """The model (already on ``device``) in DDP, which copies rank 0's weights to all.
 
-        ``forward_sync_buffers=False``: buffers are copied from rank 0 once, here, not before
-        every forward pass; the course's models hold only constant buffers (the
-        item-to-category table).
+        Buffers are copied from rank 0 once, here, not before every forward pass; the
+        course's models hold only constant buffers (the item-to-category table).
         """
         check_supported(weighting, diagnose_every)
         device_ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=device_ids, forward_sync_buffers=False)
+        return DistributedDataParallel(model, device_ids=device_ids, **no_buffer_sync_option())
 
     def mean(self, values: dict[str, float]) -> dict[str, float]:
         """Each value averaged over the processes (e.g. the training losses of an epoch)."""
