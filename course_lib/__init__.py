@@ -101,7 +101,13 @@ from course_lib.recommendation import (
     history_lengths,
     recommend,
 )
-from course_lib.simulate import GroundTruth, Simulation, SimulatorConfig, simulate
+from course_lib.simulate import (
+    GroundTruth,
+    Simulation,
+    SimulatorConfig,
+    bayes_limit_auc,
+    simulate,
+)
 from course_lib.tasks import Task, label_rates, standard_tasks
 from course_lib.training import (
     DynamicWeightAverage,
@@ -183,6 +189,7 @@ __all__ = [
     "UncertaintyWeighting",
     "Vocabularies",
     "Vocabulary",
+    "bayes_limit_auc",
     "binary_loss",
     "build_model",
     "build_sequences",

@@ -21,11 +21,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from course_lib.bundled import bundled_window, load_bundled_log
+from course_lib.bundled import bundled_window, load_bundled_log, simulate_bundled
 from course_lib.checkpoint import ARCHITECTURES, ENCODERS, build_model, save_checkpoint
 from course_lib.data import (
     TAOBAO_BEHAVIORS,
     LogValidationError,
+    PreparedData,
     make_loader,
     prepare,
     read_log,
@@ -39,12 +40,14 @@ from course_lib.distributed import (
 from course_lib.env import get_device, set_seed
 from course_lib.metrics.tasks import metrics_table
 from course_lib.models.multitask_base import MultiTaskConfig
+from course_lib.simulate import bayes_limit_auc
 from course_lib.tasks import label_rates, standard_tasks
 from course_lib.training.evaluate import evaluate_tasks
-from course_lib.training.trainer import fit
+from course_lib.training.trainer import LR_SCHEDULES, fit
 
 MONITOR = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse", "ranking": "MRR"}
 TASK_NAMES = list(standard_tasks(1, 1, 1))  # only the names: sizes come from the data
+NUM_NEGATIVES = 4  # sampled negative candidates per true next item
 
 
 def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
@@ -73,7 +76,13 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
         default=512,
         help="samples per step; under torchrun, over all processes together",
     )
-    add("--lr", type=float, default=1e-3, help="Adam learning rate")
+    add("--lr", type=float, default=1e-3, help="Adam learning rate (at the start)")
+    add(
+        "--lr-schedule",
+        default="constant",
+        choices=LR_SCHEDULES,
+        help="constant, or cosine: down to zero over the planned epochs",
+    )
     add("--max-len", type=int, default=20, help="events of history per sample")
     add("--embed-dim", type=int, default=32, help="embedding size D")
     add("--hidden-dim", type=int, default=32, help="encoder state size H")
@@ -118,9 +127,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if isinstance(args.behaviors, str):
         args.behaviors = args.behaviors.split(",")
     args.behaviors = [str(behavior).strip() for behavior in args.behaviors]
-    for name, choices in [("architecture", ARCHITECTURES), ("encoder", ENCODERS)]:
+    choosable = {"architecture": ARCHITECTURES, "encoder": ENCODERS, "lr_schedule": LR_SCHEDULES}
+    for name, choices in choosable.items():
         if getattr(args, name) not in choices:
-            parser.error(f"--{name} {getattr(args, name)!r}: choose from {list(choices)}")
+            flag = "--" + name.replace("_", "-")
+            parser.error(f"{flag} {getattr(args, name)!r}: choose from {list(choices)}")
     unknown = [name for name in args.tasks if name not in TASK_NAMES]
     if unknown:
         parser.error(f"--tasks: unknown task(s) {unknown}; choose from {TASK_NAMES}")
@@ -145,7 +156,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         behaviors=behaviors,
         start=window[0],
         end=window[1],
-        num_negatives=4,
+        num_negatives=NUM_NEGATIVES,
         seed=args.seed,
         source=args.data or "the bundled log",
     )
@@ -181,6 +192,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         device=device,
         epochs=args.epochs,
         lr=args.lr,
+        lr_schedule=args.lr_schedule,
         monitor=monitor,
         max_steps_per_epoch=args.max_steps_per_epoch,
         progress=not args.no_progress and (parallel is None or parallel.is_main),
@@ -193,6 +205,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
     test = evaluate_tasks(model, tasks, loaders["test"], device)
     report = {
         "test": test,
+        "bayes_limit": None if args.data else bayes_limit_report(test, prepared),
         "history": result.history.to_dict(orient="records"),
         "best_epoch": result.best_epoch,
         "options": vars(args),
@@ -215,6 +228,21 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         metrics=test,
     )
     return report
+
+
+def bayes_limit_report(test: dict[str, dict[str, float]], prepared: PreparedData) -> dict:
+    """The bundled log's click and buy test AUC as fractions of the simulator's Bayes limit.
+
+    The bundled log is simulated, so ``simulate_bundled`` regenerates it with the true
+    probability behind every label (a few seconds); see ``course_lib.simulate.limits``.
+    """
+    truth, vocab = simulate_bundled().truth, prepared.vocabularies
+    limits = bayes_limit_auc(truth, prepared.test, vocab, NUM_NEGATIVES)
+    return {
+        task: {"auc": limit, "fraction": test[task]["roc_auc"] / limit}
+        for task, limit in limits.items()
+        if task in test
+    }
 
 
 def _without_nan(value: object) -> object:
@@ -240,6 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if report is None:  # a torchrun process other than rank 0: rank 0 reports
         return 0
     print(metrics_table(report["test"]).round(4).to_string())
+    for task, limit in (report["bayes_limit"] or {}).items():
+        model_auc = report["test"][task]["roc_auc"]
+        print(
+            f"{task} AUC {model_auc:.4f} = {limit['fraction']:.3f} x the Bayes limit "
+            f"{limit['auc']:.4f} (the simulator's true probabilities)"
+        )
     seconds = report["seconds"]
     print(f"{seconds['total']:.1f} s in all, {seconds['fit']:.1f} s training; wrote {args.out}/")
     return 0

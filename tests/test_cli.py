@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from course_lib.checkpoint import load_checkpoint
-from course_lib.cli import main
+from course_lib.cli import main, parse_args
 from course_lib.data import write_log
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -23,6 +23,7 @@ OPTIONS = [
     "--epochs",
     "--batch-size",
     "--lr",
+    "--lr-schedule",
     "--max-len",
     "--embed-dim",
     "--hidden-dim",
@@ -71,6 +72,22 @@ def test_train_writes_metrics_and_a_loadable_checkpoint(tmp_path, log_file) -> N
     loaded = load_checkpoint(out / "model.pt")
     assert loaded.config.hidden_dim == 8 and [t.name for t in loaded.tasks] == list(report["test"])
     assert loaded.metrics == report["test"]
+    assert report["bayes_limit"] is None  # a log from a file has no simulator behind it
+
+
+def test_on_the_bundled_log_the_auc_is_reported_as_a_fraction_of_the_bayes_limit(
+    tmp_path, capsys
+) -> None:
+    arguments = ["train", "--tasks", "buy,click", "--epochs", "1", "--max-steps-per-epoch"]
+    arguments += ["3", "--embed-dim", "8", "--hidden-dim", "8", "--max-len", "5"]
+    assert main([*arguments, "--no-progress", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    for task in ("click", "buy"):
+        limit = report["bayes_limit"][task]
+        assert 0.95 < limit["auc"] < 0.99  # the truth's AUC on the bundled test samples
+        assert limit["fraction"] == pytest.approx(report["test"][task]["roc_auc"] / limit["auc"])
+    click = report["bayes_limit"]["click"]
+    assert f"x the Bayes limit {click['auc']:.4f}" in capsys.readouterr().out
 
 
 def test_help_documents_every_option(capsys) -> None:
@@ -104,6 +121,21 @@ def test_unknown_config_key_and_missing_data_exit_with_status_2(tmp_path, capsys
     assert exit_.value.code == 2 and "unknown options ['epoch']" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path)]) == 2
     assert "nope.csv: no such file" in capsys.readouterr().err
+
+
+def test_a_choice_read_from_a_config_file_is_checked_too(tmp_path, capsys) -> None:
+    (tmp_path / "options.json").write_text(json.dumps({"lr_schedule": "linear"}))
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--config", str(tmp_path / "options.json")])
+    assert exit_.value.code == 2
+    assert "--lr-schedule 'linear': choose from ['constant', 'cosine']" in capsys.readouterr().err
+
+
+def test_the_strongest_recipe_in_configs_is_a_valid_config() -> None:
+    """configs/strongest.json (README, "The strongest model") parses, every option known."""
+    recipe = Path(__file__).resolve().parents[1] / "configs" / "strongest.json"
+    args = parse_args(["train", "--config", str(recipe)])
+    assert args.tasks == ["click", "buy", "next_item"] and args.lr_schedule == "cosine"
 
 
 def _reject_nan(constant: str) -> float:

@@ -19,7 +19,13 @@ from course_lib.data.pipeline import PreparedData, prepare
 from course_lib.data.samples import Samples
 from course_lib.data.schema import LOG_COLUMNS, TAOBAO_BEHAVIORS, validate_log
 from course_lib.data.sequences import Sequences
-from course_lib.simulate import GroundTruth, Simulation, SimulatorConfig, simulate
+from course_lib.simulate import (
+    GroundTruth,
+    Simulation,
+    SimulatorConfig,
+    bayes_limit_auc,
+    simulate,
+)
 from course_lib.simulate.world import buy_utility, choice_scores
 
 DAY = 86_400
@@ -484,6 +490,25 @@ def test_no_trained_model_beats_the_bayes_limit_of_the_click_task(bayes_setup) -
     assert model_auc <= bayes_auc + margin, (model_auc, bayes_auc, margin)
     assert model_auc > 0.5 + 10 * hanley_mcneil_se(0.5, test.click), model_auc  # not chance
     assert model_auc > 0.9  # the features carry real signal, so the comparison means something
+
+
+def test_bayes_limit_auc_scores_each_sample_with_its_own_truth(bayes_setup) -> None:
+    simulation, data = bayes_setup
+    test = held_out(data)
+    limits = bayes_limit_auc(simulation.truth, test, data.vocabularies, num_negatives=4)
+    raw_users = data.vocabularies.user.decode(test.user).astype(np.int64)
+    raw_items = data.vocabularies.item.decode(test.candidate).astype(np.int64)
+    num_candidates = len(data.vocabularies.item) - 2
+    click = simulation.truth.click_proba(test.event_index, raw_items, 4, num_candidates)
+    buy = click * simulation.truth.buy_proba(raw_users, raw_items)
+    assert limits == {
+        "click": pytest.approx(roc_auc_score(test.click, click)),
+        "buy": pytest.approx(roc_auc_score(test.buy, buy)),
+    }
+    assert limits["click"] > 0.9 and limits["buy"] > 0.9
+    # samples paired with another sample's event lose the truth's knowledge
+    shuffled = dataclasses.replace(test, event_index=np.roll(test.event_index, 7))
+    assert bayes_limit_auc(simulation.truth, shuffled, data.vocabularies, 4)["click"] < 0.8
 
 
 def test_click_proba_is_calibrated_on_real_samples(bayes_setup) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 import torch
@@ -189,3 +191,32 @@ def test_a_bad_label_or_monitor_fails_clearly() -> None:
             monitor=("click", "nope"),
             progress=False,
         )
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_the_learning_rate_follows_its_schedule_over_the_planned_steps(schedule) -> None:
+    """Cosine: from lr down to zero after epochs x steps (the history holds each epoch's end)."""
+    result = fit(
+        TinyModel(),
+        TASKS,
+        [make_batch()] * 10,
+        [make_batch(seed=1)],
+        device="cpu",
+        epochs=4,
+        lr=0.01,
+        lr_schedule=schedule,
+        max_steps_per_epoch=5,  # the schedule counts the steps actually taken per epoch
+        patience=None,
+        progress=False,
+    )
+    lrs = result.history["lr"].to_numpy()
+    if schedule == "constant":
+        assert lrs.tolist() == [0.01] * 4
+    else:  # after 5, 10, 15, 20 of 20 steps: 0.01 * (1 + cos(pi * t / 20)) / 2
+        expected = [0.01 * (1 + math.cos(math.pi * t / 20)) / 2 for t in (5, 10, 15, 20)]
+        assert lrs == pytest.approx(expected, abs=1e-12)
+
+
+def test_an_unknown_learning_rate_schedule_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"lr_schedule='linear': choose from \['constant'"):
+        fit(TinyModel(), TASKS, [make_batch()], [make_batch()], lr_schedule="linear")

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # only for the annotation: course_lib.distributed imports the
     from course_lib.distributed import Distributed
 
 MINIMISED = {"log_loss", "rmse"}  # lower is better; every other metric: higher is better
+LR_SCHEDULES = ("constant", "cosine")  # how the learning rate moves over the planned steps
 POSTFIX_EVERY = 20  # steps between progress-bar loss updates (each waits for the device)
 
 
@@ -41,7 +42,7 @@ POSTFIX_EVERY = 20  # steps between progress-bar loss updates (each waits for th
 class FitResult:
     """What ``fit`` returns; the model itself is trained in place (best epoch's weights)."""
 
-    history: pd.DataFrame  # per epoch: train losses, task weights, "task/metric" on valid, seconds
+    history: pd.DataFrame  # per epoch: train losses, task weights, lr, "task/metric", seconds
     best_epoch: int  # 1-based epoch whose weights the model holds now
     best_score: float  # the monitored validation metric at that epoch
     seconds: float  # wall-clock time of the whole fit
@@ -59,6 +60,7 @@ def train_epoch(
     autocast_dtype: torch.dtype | None = None,
     clip_norm: float | None = 1.0,
     max_steps: int | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     diagnose_every: int | None = None,
     diagnostics: list[dict[str, float]] | None = None,
     progress: bool = True,
@@ -73,6 +75,7 @@ def train_epoch(
     Args:
         loader: a DataLoader or any sized collection of batches.
         scaler, autocast_dtype: mixed precision (see ``fit``); None: full precision.
+        scheduler: stepped after every optimizer step (see ``fit``'s ``lr_schedule``).
         diagnose_every: every this many steps, append a ``gradient_report`` of the step (each
             task's loss, gradient norm on the shared parameters, pairwise cosines) to
             ``diagnostics``; costs one extra backward pass per task on those steps.
@@ -105,6 +108,8 @@ def train_epoch(
         optimizer.zero_grad(set_to_none=True)
         total = weighting.backward(losses, shared, others, scale)
         apply_gradients(model, optimizer, clip_norm, scaler)
+        if scheduler is not None:
+            scheduler.step()
         for name, loss in {**losses, "total": total}.items():
             sums[name] = sums.get(name, 0.0) + loss.detach()
         if progress and step % POSTFIX_EVERY == 0:
@@ -124,6 +129,7 @@ def fit(
     device: torch.device | str | None = None,
     epochs: int = 10,
     lr: float = 1e-3,
+    lr_schedule: str = "constant",
     weight_decay: float = 0.0,
     weighting: TaskWeighting | None = None,
     monitor: tuple[str, str] = ("click", "roc_auc"),
@@ -141,6 +147,10 @@ def fit(
 
     Args:
         device: where to train; None: ``get_device()``.
+        lr_schedule: "constant" keeps ``lr``; "cosine" lowers it step by step along half a
+            cosine, from ``lr`` at the first step to zero after ``epochs`` full epochs
+            (``torch.optim.lr_scheduler.CosineAnnealingLR``): large steps early, small ones
+            that settle into a minimum at the end. Early stopping may end before that.
         weighting: balances the tasks (``course_lib.training.weighting``); None: fixed weights
             from each ``Task.weight``. It also chooses the optimizer's parameter groups.
         monitor: (task, metric) of the validation results that picks the best epoch; higher
@@ -161,6 +171,8 @@ def fit(
             in ``DistributedDataParallel``; rank 0 validates and every process gets its metrics.
             None: a single process.
     """
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule={lr_schedule!r}: choose from {list(LR_SCHEDULES)}")
     start = time.perf_counter()
     set_seed(seed)
     device = get_device() if device is None else torch.device(device)
@@ -169,6 +181,11 @@ def fit(
     loss_fn.weighting.to(device)  # learnable weightings train with the model
     groups = loss_fn.weighting.parameter_groups(model, lr)
     optimizer = torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
+    scheduler = None
+    if lr_schedule == "cosine":
+        steps_per_epoch = min(len(train_loader), max_steps_per_epoch or len(train_loader))
+        total = epochs * steps_per_epoch
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
     network, batches = model, train_loader  # what trains: the model, or its DDP replica
     if distributed is not None:
         network = distributed.wrap(model, loss_fn.weighting, diagnose_every)
@@ -191,6 +208,7 @@ def fit(
             autocast_dtype=autocast_dtype,
             clip_norm=clip_norm,
             max_steps=max_steps_per_epoch,
+            scheduler=scheduler,
             diagnose_every=diagnose_every,
             diagnostics=diagnostics,
             progress=progress,
@@ -207,6 +225,7 @@ def fit(
             )
         row = {"epoch": epoch} | {f"train_loss/{name}": loss for name, loss in losses.items()}
         row |= {f"weight/{name}": w for name, w in loss_fn.weighting.weights().items()}
+        row["lr"] = optimizer.param_groups[0]["lr"]  # at the end of the epoch
         for task, metrics in valid.items():
             row |= {f"{task}/{metric}": value for metric, value in metrics.items()}
         rows.append(row | {"seconds": time.perf_counter() - epoch_start})

@@ -1,0 +1,42 @@
+"""The Bayes-limit AUC of the click and buy tasks on the samples of a simulated log.
+
+Notebook 01 builds this number step by step; notebook 04 and ``python -m course_lib train``
+report models as a fraction of it. It scores every sample with the simulator's true
+probability, which knows each user's hidden state (current category interests, taste): no
+model that sees only the log reaches it, so 0.97 of it is already close.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from course_lib.data.encode import Vocabularies
+from course_lib.data.samples import Samples
+from course_lib.data.vocab import NUM_RESERVED
+from course_lib.simulate.truth import GroundTruth
+
+
+def bayes_limit_auc(
+    truth: GroundTruth, samples: Samples, vocabularies: Vocabularies, num_negatives: int
+) -> dict[str, float]:
+    """ROC-AUC of the true click and buy probabilities on ``samples``: the best achievable.
+
+    Args:
+        truth: the truth behind the log the samples were prepared from (``Simulation.truth``).
+        samples: e.g. ``prepared.test``.
+        vocabularies: the ones that encoded the samples (``prepared.vocabularies``).
+        num_negatives: negatives per positive the samples were drawn with.
+
+    Returns:
+        ``{"click": auc, "buy": auc}``.
+    """
+    users = vocabularies.user.decode(samples.user).astype(np.int64)
+    items = vocabularies.item.decode(samples.candidate).astype(np.int64)
+    num_candidates = len(vocabularies.item) - NUM_RESERVED  # the items negatives come from
+    click = truth.click_proba(samples.event_index, items, num_negatives, num_candidates)
+    buy = click * truth.buy_proba(users, items)
+    return {
+        "click": float(roc_auc_score(samples.click, click)),
+        "buy": float(roc_auc_score(samples.buy, buy)),
+    }
