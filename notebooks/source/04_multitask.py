@@ -24,7 +24,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import roc_auc_score
 
 from course_lib import (
     CNNEncoder,
@@ -35,6 +34,7 @@ from course_lib import (
     SharedBottomModel,
     SimulatorConfig,
     Task,
+    bayes_limit_auc,
     bundled_window,
     evaluate_tasks,
     fit,
@@ -200,12 +200,14 @@ pd.DataFrame({"biases at zero": zeroed, "biases at the label rates": started}).r
 # ## 3. Training every model on the same budget
 # `fit` trains with Adam, evaluates every task on the validation users after each epoch, and
 # keeps the weights of the best epoch (by the first task's main metric). Each architecture is
-# trained from three seeds; then every task is scored on the test users.
+# trained from three seeds, and the seed sets the initial weights and the order of the
+# training batches alike, so every model sees the same batches on the same seed; then every
+# task is scored on the test users.
 
 # %%
+train_set = data.dataset("train", MAX_LEN)
 loaders = {
-    part: make_loader(data.dataset(part, MAX_LEN), BATCH_SIZE, shuffle=part == "train")
-    for part in ("train", "valid", "test")
+    part: make_loader(data.dataset(part, MAX_LEN), BATCH_SIZE) for part in ("valid", "test")
 }
 MONITOR = {"binary": "roc_auc", "multiclass": "log_loss"}
 rows, histories = [], {}
@@ -215,7 +217,7 @@ for name, setup in ARCHITECTURES.items():
         result = fit(
             model,
             chosen,
-            loaders["train"],
+            make_loader(train_set, BATCH_SIZE, shuffle=True, seed=seed),
             loaders["valid"],
             device="cpu",
             epochs=EPOCHS,
@@ -254,19 +256,8 @@ table.round(3)
 # sample; their AUC is the Bayes limit (notebook 01). Each model's AUC as a fraction of it:
 
 # %%
-simulation = simulate_bundled()
-test_set = data.dataset("test", MAX_LEN)
-test_batch = test_set.batch(np.arange(len(test_set)))
-raw_users = vocab.user.decode(test_batch["user"].numpy()).astype(np.int64)
-raw_items = vocab.item.decode(test_batch["candidate"].numpy()).astype(np.int64)
-true_click = simulation.truth.click_proba(
-    data.test.event_index, raw_items, NUM_NEGATIVES, len(vocab.item) - 2
-)
-true_buy = true_click * simulation.truth.buy_proba(raw_users, raw_items)
-bayes = {
-    "click AUC": roc_auc_score(test_batch["click"].numpy(), true_click),
-    "buy AUC": roc_auc_score(test_batch["buy"].numpy(), true_buy),
-}
+limits = bayes_limit_auc(simulate_bundled().truth, data.test, vocab, NUM_NEGATIVES)
+bayes = {"click AUC": limits["click"], "buy AUC": limits["buy"]}
 fractions = pd.DataFrame(
     {metric: table[(metric, "mean")] / limit for metric, limit in bayes.items()}
 )
@@ -276,20 +267,22 @@ fractions.round(3)
 
 # %% [markdown]
 # The rare task gains. Every multi-task model raises the buy AUC above the single-task buy
-# model, by more than the spread over seeds (the gains are 2 to 3 points of AUC): with 0.6%
+# model, by more than the spread over seeds (the gains are 3 to 5 points of AUC): with 0.6%
 # positives, a buy model alone sees few buys to learn what users want, while the click task,
 # 33 times richer, teaches the shared layers exactly that. Click, the data-rich task, has
 # nothing to gain and stays within a point of its single-task model. Next behavior is hard for all
 # (the funnel depends on hidden traits of the user and the item). On this small budget all
-# models stay well below the Bayes limit; longer training closes part of the gap (the README
-# gives the numbers of `python -m course_lib train`).
+# models stay well below the Bayes limit. A full budget closes most of the gap: every training
+# sample for several epochs, histories of 50 events, and the next-item task as a helper, whose
+# softmax over the whole catalogue teaches the shared layers more per sample than click's four
+# negatives. The README's "The strongest model" gives that command and what it reaches.
 
 # %%
 buy_mean, buy_std = table[("buy AUC", "mean")], table[("buy AUC", "std")]
 single = "single-task: buy"
 for name in ("shared-bottom", "MMoE", "PLE", "ESMM"):
     gain = buy_mean[name] - buy_mean[single]
-    assert gain > max(buy_std[name], buy_std[single]) and 0.015 < gain < 0.04, name
+    assert gain > max(buy_std[name], buy_std[single]) and 0.03 < gain < 0.06, name
 click_mean = table[("click AUC", "mean")]
 for name in ("shared-bottom", "MMoE", "PLE", "ESMM"):
     assert abs(click_mean[name] - click_mean["single-task: click"]) < 0.01, name
@@ -321,6 +314,8 @@ plt.show()
 
 # %%
 esmm, _ = build(*ARCHITECTURES["ESMM"], seed=0)
+test_set = data.dataset("test", MAX_LEN)
+test_batch = test_set.batch(np.arange(len(test_set)))
 with torch.no_grad():
     probabilities = esmm.eval().predict(test_batch)
 ratio = (probabilities["buy"] / probabilities["click"]).numpy()
@@ -347,9 +342,10 @@ for relatedness in RELATEDNESS:
         simulate(simulator).log, start=log_start, end=log_end, num_negatives=NUM_NEGATIVES
     )
     sweep_tasks = {**TASKS, "conversion": conversion}
+    sweep_train = sweep_data.dataset("train", MAX_LEN)
     sweep_loaders = {
-        part: make_loader(sweep_data.dataset(part, MAX_LEN), BATCH_SIZE, shuffle=part == "train")
-        for part in ("train", "valid", "test")
+        part: make_loader(sweep_data.dataset(part, MAX_LEN), BATCH_SIZE)
+        for part in ("valid", "test")
     }
     for name, task_names in (
         ("single-task", ["conversion"]),
@@ -362,7 +358,7 @@ for relatedness in RELATEDNESS:
             fit(
                 model,
                 chosen,
-                sweep_loaders["train"],
+                make_loader(sweep_train, BATCH_SIZE, shuffle=True, seed=seed),
                 sweep_loaders["valid"],
                 device="cpu",
                 epochs=EPOCHS,
@@ -410,18 +406,25 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# Only when click and conversion share their driver does learning them together help
-# conversion, by about a point of AUC, on every seed: the click task, with far more labels,
-# teaches the shared layers the very thing conversion needs. When the drivers are unrelated or
-# only half related, sharing **hurts**, by several points: the shared layers spend their
-# capacity on click, and conversion ends up worse than on its own. That is negative transfer,
-# and the reason softer sharing (MMoE's gates, PLE's task-specific experts) and the loss
-# balancing of notebook 05 exist.
+# When the drivers are unrelated or only half related, sharing **hurts**, on every seed and by
+# several points: the shared layers spend their capacity on click, and conversion ends up worse
+# than on its own. That is negative transfer. When click and conversion share their driver,
+# the sign turns: learning them together helps conversion by about a point on average, the
+# click task with its far more labels teaching the shared layers what conversion needs. On
+# this small budget and with about 120 test conversions that gain is within the spread over seeds
+# (one seed of three loses); what is clear is the trend, from hurting to helping as the tasks
+# become related. That is the reason softer sharing (MMoE's gates, PLE's task-specific
+# experts) and the loss balancing of notebook 05 exist.
 
 # %%
-assert (sweep.loc[1.0, "gain"] > 0).all()  # helps on every seed when the driver is shared
-for relatedness in (0.0, 0.5):  # hurts by more than the seed spread otherwise
+for relatedness in (0.0, 0.5):  # hurts on every seed, by more than the seed spread
+    assert (sweep.loc[relatedness, "gain"] < 0).all(), relatedness
     assert gain.loc[relatedness, "mean"] + gain.loc[relatedness, "std"] < -0.02, relatedness
+assert 0.0 < gain.loc[1.0, "mean"] < gain.loc[1.0, "std"]  # helps on average, within the spread
+assert (sweep.loc[1.0, "gain"] < 0).sum() == 1  # "one seed of three loses"
+assert gain.loc[1.0, "mean"] > gain.loc[0.0, "mean"] + 0.04  # the trend: hurting -> helping
+conversions = sweep_data.test.buy.sum()  # the last log's (relatedness 1.0) test conversions
+assert 100 < conversions < 140, conversions  # "about 120"
 
 # %% [markdown]
 # ## Summary
