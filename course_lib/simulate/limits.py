@@ -2,8 +2,8 @@
 
 Notebook 01 builds this number step by step; notebook 04 and ``python -m course_lib train``
 report models as a fraction of it. It scores every sample with the simulator's true
-probability, which knows each user's hidden state (current category interests, taste): no
-model that sees only the log reaches it, so 0.97 of it is already close.
+probability, which knows each user's hidden state (current category interests, taste); a model
+that sees only the log can estimate that state but not know it, so it stays below the limit.
 """
 
 from __future__ import annotations
