@@ -49,6 +49,11 @@ class FitResult:
     diagnostics: pd.DataFrame  # per diagnosed step: losses, gradient norms, cosines (may be empty)
 
 
+def steps_per_epoch(loader: Collection[Batch], max_steps: int | None) -> int:
+    """How many batches an epoch takes: the whole loader, or ``max_steps`` if fewer."""
+    return min(len(loader), max_steps or len(loader))
+
+
 def train_epoch(
     model: nn.Module,
     loss_fn: MultiTaskLoss,
@@ -92,7 +97,7 @@ def train_epoch(
     others = [param for params in own.values() for param in params]
     others += [param for param in weighting.parameters() if param.requires_grad]
     sums: dict[str, torch.Tensor] = {}
-    total_steps = min(len(loader), max_steps or len(loader))
+    total_steps = steps_per_epoch(loader, max_steps)
     steps = itertools.islice(loader, max_steps)
     bar = tqdm(steps, total=total_steps, desc=desc, disable=not progress)
     for step, batch in enumerate(bar):
@@ -183,8 +188,7 @@ def fit(
     optimizer = torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
     scheduler = None
     if lr_schedule == "cosine":
-        steps_per_epoch = min(len(train_loader), max_steps_per_epoch or len(train_loader))
-        total = epochs * steps_per_epoch
+        total = epochs * steps_per_epoch(train_loader, max_steps_per_epoch)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
     network, batches = model, train_loader  # what trains: the model, or its DDP replica
     if distributed is not None:
