@@ -83,6 +83,12 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
         choices=LR_SCHEDULES,
         help="constant, or cosine: down to zero over the planned epochs",
     )
+    add(
+        "--next-item-prior",
+        action="store_true",
+        help="click and buy logits add log p(next item = candidate) from the next_item task, "
+        "with a learned weight (needs next_item in --tasks)",
+    )
     add("--max-len", type=int, default=20, help="events of history per sample")
     add("--embed-dim", type=int, default=32, help="embedding size D")
     add("--hidden-dim", type=int, default=32, help="encoder state size H")
@@ -135,6 +141,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     unknown = [name for name in args.tasks if name not in TASK_NAMES]
     if unknown:
         parser.error(f"--tasks: unknown task(s) {unknown}; choose from {TASK_NAMES}")
+    if args.next_item_prior and "next_item" not in args.tasks:
+        parser.error(f"--next-item-prior needs next_item in --tasks; got {args.tasks}")
     return args
 
 
@@ -178,7 +186,12 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         for part in ("train", "valid", "test")
     }
     sizes = len(vocab.item), len(vocab.category), len(vocab.behavior)
-    config = MultiTaskConfig(*sizes, embed_dim=args.embed_dim, hidden_dim=args.hidden_dim)
+    config = MultiTaskConfig(
+        *sizes,
+        embed_dim=args.embed_dim,
+        hidden_dim=args.hidden_dim,
+        next_item_prior=args.next_item_prior,
+    )
     encoder = {"name": args.encoder}
     set_seed(args.seed)
     model = build_model(args.architecture, config, encoder, tasks, prepared.item_category)

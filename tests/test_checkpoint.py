@@ -99,3 +99,30 @@ def test_missing_file_and_edited_config_fail_clearly(tmp_path) -> None:
     torch.save(checkpoint, checkpoint_path)
     with pytest.raises(ValueError, match="do not fit the saved 'mmoe' config"):
         load_checkpoint(checkpoint_path)
+
+
+def test_round_trip_keeps_the_next_item_prior(tmp_path) -> None:
+    known = standard_tasks(22, 5, 4)
+    tasks = [known["click"], known["buy"], known["next_item"]]
+    config = dataclasses.replace(CONFIG, next_item_prior=True)
+    torch.manual_seed(0)
+    item_category = torch.tensor([0, 1, *([2, 3, 4] * 7)[:20]])
+    model = build_model("shared_bottom", config, ENCODER, tasks, item_category).eval()
+    with torch.no_grad():
+        model.prior_weight["click"].fill_(0.5)  # a learned weight, not the initial 1
+    save_checkpoint(
+        tmp_path / "model.pt",
+        model,
+        architecture="shared_bottom",
+        config=config,
+        encoder=ENCODER,
+        tasks=tasks,
+        vocabularies=VOCABULARIES,
+    )
+    loaded = load_checkpoint(tmp_path / "model.pt")
+    assert loaded.config.next_item_prior and loaded.model.prior_weight["click"].item() == 0.5
+    batch = make_batch()
+    with torch.no_grad():
+        expected, actual = model(batch), loaded.model(batch)
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=0)

@@ -24,6 +24,7 @@ OPTIONS = [
     "--batch-size",
     "--lr",
     "--lr-schedule",
+    "--next-item-prior",
     "--max-len",
     "--embed-dim",
     "--hidden-dim",
@@ -105,6 +106,7 @@ def test_help_documents_every_option(capsys) -> None:
         (["--tasks", "click,bye"], "unknown task(s) ['bye']"),
         (["--architecture", "transformer"], "invalid choice"),
         (["--config", "missing.json"], "--config missing.json"),
+        (["--next-item-prior"], "--next-item-prior needs next_item in --tasks"),
     ],
 )
 def test_bad_options_exit_with_status_2(capsys, arguments, message) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -10,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.data.pipeline import PreparedData
+from course_lib.data.vocab import NUM_RESERVED
 from course_lib.env import set_seed
 from course_lib.models import (
     ESMMModel,
@@ -238,3 +241,60 @@ def test_output_biases_start_at_the_label_priors(architecture, small_prepared) -
         assert model.heads["buy"].bias.item() == pytest.approx(
             torch.logit(conversion).item(), rel=1e-5
         )
+
+
+def build_with_prior(name: str, prepared: PreparedData) -> MultiTaskModel:
+    """A tiny model on click, buy and next_item whose candidate logits read the next-item lift."""
+    tasks = all_tasks(prepared)
+    config = dataclasses.replace(tiny_config(prepared), next_item_prior=True)
+    torch.manual_seed(0)
+    item_category = torch.as_tensor(prepared.item_category)
+    chosen = [tasks["click"], tasks["buy"], tasks["next_item"]]
+    return ARCHITECTURES[name](config, chosen, LSTMEncoder(D, H), item_category)
+
+
+@pytest.mark.parametrize("name", MULTI_TASK)
+def test_next_item_prior_adds_the_weighted_lift_to_the_candidate_logits(
+    name, small_prepared, batch
+):
+    model = build_with_prior(name, small_prepared).eval()
+    assert {key: weight.item() for key, weight in model.prior_weight.items()} == {
+        "click": 1.0,
+        "buy": 1.0,
+    }
+    with torch.no_grad():
+        with_prior = model(batch)
+        lift = model.candidate_log_lift(with_prior["next_item"], batch["candidate"])
+        for weight in model.prior_weight.values():
+            weight.fill_(0.0)
+        without = model(batch)
+    assert lift.abs().max() > 0.01  # the next-item head is not uniform: the test can tell
+    torch.testing.assert_close(with_prior["click"], without["click"] + lift)
+    if name != "esmm":  # ESMM's buy output is the product of click and CVR, checked above
+        torch.testing.assert_close(with_prior["buy"], without["buy"] + lift)
+    model.train()
+    outputs = model(batch)
+    sum(task.loss(outputs[task.name], batch) for task in model.tasks).backward()
+    assert all(weight.grad.abs() > 0 for weight in model.prior_weight.values())
+
+
+def test_the_lift_is_zero_for_a_uniform_guess_and_finite_for_unknown_items():
+    V = NUM_RESERVED + 4  # four predictable items
+    logits = torch.zeros(3, V)
+    logits[:, :NUM_RESERVED] = torch.finfo(logits.dtype).min  # PAD and UNK, as forward masks
+    logits[1, NUM_RESERVED] = math.log(2.0)  # twice as likely as each other item
+    candidate = torch.tensor([NUM_RESERVED, NUM_RESERVED, 1])  # the last is UNK
+    lift = MultiTaskModel.candidate_log_lift(logits, candidate)
+    expected = torch.tensor([0.0, math.log(4 * 2 / 5), -20.0])  # p = 2/5 of 4 items
+    torch.testing.assert_close(lift, expected)
+
+
+def test_next_item_prior_needs_the_next_item_task(small_prepared):
+    tasks = all_tasks(small_prepared)
+    config = dataclasses.replace(tiny_config(small_prepared), next_item_prior=True)
+    item_category = torch.as_tensor(small_prepared.item_category)
+    with pytest.raises(ValueError, match="add the next_item task or set next_item_prior=False"):
+        SharedBottomModel(config, [tasks["click"]], LSTMEncoder(D, H), item_category)
+    rating = Task("rating", "multiclass", "rating", 3, uses_candidate=True)
+    with pytest.raises(ValueError, match=r"\['rating'\] are not binary"):
+        SharedBottomModel(config, [rating, tasks["next_item"]], LSTMEncoder(D, H), item_category)

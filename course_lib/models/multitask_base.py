@@ -9,6 +9,7 @@ vector per candidate task. Everything else lives here, written once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ class MultiTaskConfig:
     num_task_experts: int = 1  # PLE: experts of each task alone, per level
     num_levels: int = 1  # PLE: stacked extraction levels (1 = CGC, Tang et al.)
     dropout: float = 0.0  # dropout after every hidden layer of the MLPs
+    next_item_prior: bool = False  # candidate logits add a learned multiple of the next-item lift
 
 
 def mlp(in_dim: int, dims: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
@@ -70,8 +72,14 @@ class MultiTaskModel(nn.Module):
     alone, so they cannot see the answer: a ranking task scores the whole catalogue against the
     item embeddings (tied weights, as ``NextItemModel``), any other gets a linear head.
 
+    With ``config.next_item_prior`` (needs the next_item task) every candidate logit also adds
+    a learned multiple of the next-item head's lift for the candidate (``candidate_log_lift``):
+    the softmax over the whole catalogue learns from every item at each step, the click head
+    from four random negatives, and a click on a shown candidate is mostly the question "is
+    this the next item?".
+
     Args:
-        config: the sizes.
+        config: the sizes and options.
         tasks: the declared tasks; the output dict has one entry per task, keyed by name.
         encoder: any ``SequenceEncoder`` with ``output_dim = hidden_dim``.
         item_category: the category index of every item index (``item_category_table``).
@@ -101,6 +109,11 @@ class MultiTaskModel(nn.Module):
         self.register_buffer("reserved_items", reserved, persistent=False)
         self.heads = nn.ModuleDict()
         self.item_bias = nn.ParameterDict()  # popularity bias of each ranking task
+        self.prior_weight = nn.ParameterDict()  # next_item_prior: one weight per candidate task
+        if config.next_item_prior:  # starts at 1, the Bayes slope (see candidate_log_lift)
+            self.prior_weight.update(
+                {name: nn.Parameter(torch.ones(())) for name in self.candidate_tasks}
+            )
         for task in tasks:
             if task.uses_candidate:
                 self.heads[task.name] = nn.Linear(config.tower_dims[-1], task.num_classes)
@@ -179,7 +192,30 @@ class MultiTaskModel(nn.Module):
             else:
                 output = self.heads[task.name](state)  # (B, K)
             outputs[task.name] = output.squeeze(-1) if task.num_classes == 1 else output
+        if self.config.next_item_prior:
+            lift = self.candidate_log_lift(outputs["next_item"], batch["candidate"])  # (B,)
+            for name in self.candidate_tasks:
+                outputs[name] = outputs[name] + self.prior_weight[name] * lift
         return outputs
+
+    @staticmethod
+    def candidate_log_lift(next_item: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
+        """log(p(next item = candidate) · n): how much likelier than a uniform pick of n items.
+
+        Why a click head wants it: a shown candidate is the true next item or one of the
+        random negatives, so the Bayes click probability is p / (p + k (1 - p) / (n - 1)) for
+        k negatives, whose logit is log p plus a constant while p is small, a slope of 1. The
+        same holds for buy (click and purchase). Measured against a uniform pick it is 0 for
+        an untrained model, so the output biases set by ``init_output_biases`` stay right.
+        It is floored at -20 so that a PAD or UNK candidate (its logit masked) stays finite.
+
+        Shape:
+            next_item: (B, V) logits, candidate: (B,) -> (B,)
+        """
+        log_proba = next_item.float().log_softmax(dim=-1)  # (B, V)
+        chosen = log_proba.gather(1, candidate[:, None]).squeeze(1)  # (B,)
+        num_items = next_item.shape[-1] - NUM_RESERVED  # n: the items a model can predict
+        return (chosen + math.log(num_items)).clamp(min=-20.0)
 
     @torch.no_grad()
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -207,6 +243,18 @@ def check_inputs(
         )
     if item_category.shape != (V,):
         raise ValueError(f"item_category needs shape ({V},); got {tuple(item_category.shape)}")
+    ranking = [task.name for task in tasks if task.kind == "ranking"]
+    if config.next_item_prior and "next_item" not in ranking:
+        raise ValueError(
+            f"next_item_prior=True reads the next_item task's log-probability of the candidate, "
+            f"but the tasks are {names}; add the next_item task or set next_item_prior=False"
+        )
+    not_binary = [task.name for task in tasks if task.uses_candidate and task.kind != "binary"]
+    if config.next_item_prior and not_binary:
+        raise ValueError(
+            f"next_item_prior=True adds one lift to each candidate task's logit, which only a "
+            f"binary task has; {not_binary} are not binary. Set next_item_prior=False"
+        )
     for task in tasks:
         if (task.num_classes == 1) != (task.kind in ("binary", "regression")):
             raise ValueError(
