@@ -61,13 +61,21 @@ def tiny_config(prepared: PreparedData) -> MultiTaskConfig:
 
 
 def build(
-    name: str, prepared: PreparedData, tasks: list[Task] | None = None, seed: int = 0
+    name: str,
+    prepared: PreparedData,
+    tasks: list[Task] | None = None,
+    seed: int = 0,
+    **options,
 ) -> MultiTaskModel:
-    """A tiny model of one architecture, on every standard task unless told otherwise."""
+    """A tiny model of one architecture, on every standard task unless told otherwise.
+
+    ``options`` change fields of the tiny config, e.g. ``next_item_prior=True``.
+    """
     torch.manual_seed(seed)
     tasks = list(all_tasks(prepared).values()) if tasks is None else tasks
+    config = dataclasses.replace(tiny_config(prepared), **options)
     item_category = torch.as_tensor(prepared.item_category)
-    return ARCHITECTURES[name](tiny_config(prepared), tasks, LSTMEncoder(D, H), item_category)
+    return ARCHITECTURES[name](config, tasks, LSTMEncoder(D, H), item_category)
 
 
 @pytest.fixture(scope="module")
@@ -243,21 +251,13 @@ def test_output_biases_start_at_the_label_priors(architecture, small_prepared) -
         )
 
 
-def build_with_prior(name: str, prepared: PreparedData) -> MultiTaskModel:
-    """A tiny model on click, buy and next_item whose candidate logits read the next-item lift."""
-    tasks = all_tasks(prepared)
-    config = dataclasses.replace(tiny_config(prepared), next_item_prior=True)
-    torch.manual_seed(0)
-    item_category = torch.as_tensor(prepared.item_category)
-    chosen = [tasks["click"], tasks["buy"], tasks["next_item"]]
-    return ARCHITECTURES[name](config, chosen, LSTMEncoder(D, H), item_category)
-
-
 @pytest.mark.parametrize("name", MULTI_TASK)
 def test_next_item_prior_adds_the_weighted_lift_to_the_candidate_logits(
     name, small_prepared, batch
 ):
-    model = build_with_prior(name, small_prepared).eval()
+    tasks = all_tasks(small_prepared)
+    chosen = [tasks["click"], tasks["buy"], tasks["next_item"]]
+    model = build(name, small_prepared, chosen, next_item_prior=True).eval()
     assert {key: weight.item() for key, weight in model.prior_weight.items()} == {
         "click": 1.0,
         "buy": 1.0,
@@ -291,10 +291,8 @@ def test_the_lift_is_zero_for_a_uniform_guess_and_finite_for_unknown_items():
 
 def test_next_item_prior_needs_the_next_item_task(small_prepared):
     tasks = all_tasks(small_prepared)
-    config = dataclasses.replace(tiny_config(small_prepared), next_item_prior=True)
-    item_category = torch.as_tensor(small_prepared.item_category)
     with pytest.raises(ValueError, match="add the next_item task or set next_item_prior=False"):
-        SharedBottomModel(config, [tasks["click"]], LSTMEncoder(D, H), item_category)
+        build("shared_bottom", small_prepared, [tasks["click"]], next_item_prior=True)
     rating = Task("rating", "multiclass", "rating", 3, uses_candidate=True)
     with pytest.raises(ValueError, match=r"\['rating'\] are not binary"):
-        SharedBottomModel(config, [rating, tasks["next_item"]], LSTMEncoder(D, H), item_category)
+        build("shared_bottom", small_prepared, [rating, tasks["next_item"]], next_item_prior=True)
