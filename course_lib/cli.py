@@ -84,6 +84,12 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
         help="constant, or cosine: down to zero over the planned epochs",
     )
     add(
+        "--ema-decay",
+        type=float,
+        help="validate and keep a moving average of the weights that remembers about "
+        "1 / (1 - EMA_DECAY) steps, e.g. 0.999; unset: the weights themselves",
+    )
+    add(
         "--next-item-prior",
         action="store_true",
         help="click and buy logits add log p(next item = candidate) from the next_item task, "
@@ -141,6 +147,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     unknown = [name for name in args.tasks if name not in TASK_NAMES]
     if unknown:
         parser.error(f"--tasks: unknown task(s) {unknown}; choose from {TASK_NAMES}")
+    if args.ema_decay is not None and not 0 < args.ema_decay < 1:
+        parser.error(f"--ema-decay {args.ema_decay}: choose a value between 0 and 1, e.g. 0.999")
     if args.next_item_prior and "next_item" not in args.tasks:
         parser.error(f"--next-item-prior needs next_item in --tasks; got {args.tasks}")
     return args
@@ -206,6 +214,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         epochs=args.epochs,
         lr=args.lr,
         lr_schedule=args.lr_schedule,
+        ema_decay=args.ema_decay,
         monitor=monitor,
         max_steps_per_epoch=args.max_steps_per_epoch,
         progress=not args.no_progress and (parallel is None or parallel.is_main),

@@ -24,6 +24,7 @@ OPTIONS = [
     "--batch-size",
     "--lr",
     "--lr-schedule",
+    "--ema-decay",
     "--next-item-prior",
     "--max-len",
     "--embed-dim",
@@ -36,6 +37,7 @@ OPTIONS = [
     "--config",
     "--out",
     "--no-progress",
+    "--compile",
 ]
 
 
@@ -81,8 +83,10 @@ def test_on_the_bundled_log_the_auc_is_reported_as_a_fraction_of_the_bayes_limit
 ) -> None:
     arguments = ["train", "--tasks", "buy,click", "--epochs", "1", "--max-steps-per-epoch"]
     arguments += ["3", "--embed-dim", "8", "--hidden-dim", "8", "--max-len", "5"]
+    arguments += ["--ema-decay", "0.9"]
     assert main([*arguments, "--no-progress", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "metrics.json").read_text())
+    assert report["options"]["ema_decay"] == 0.9
     for task in ("click", "buy"):
         limit = report["bayes_limit"][task]
         assert 0.95 < limit["auc"] < 0.99  # the truth's AUC on the bundled test samples
@@ -107,6 +111,7 @@ def test_help_documents_every_option(capsys) -> None:
         (["--architecture", "transformer"], "invalid choice"),
         (["--config", "missing.json"], "--config missing.json"),
         (["--next-item-prior"], "--next-item-prior needs next_item in --tasks"),
+        (["--ema-decay", "1"], "--ema-decay 1.0: choose a value between 0 and 1"),
     ],
 )
 def test_bad_options_exit_with_status_2(capsys, arguments, message) -> None:
@@ -138,6 +143,7 @@ def test_the_strongest_recipe_in_configs_is_a_valid_config() -> None:
     recipe = Path(__file__).resolve().parents[1] / "configs" / "strongest.json"
     args = parse_args(["train", "--config", str(recipe)])
     assert args.tasks == ["click", "buy", "next_item"] and args.max_len == 50
+    assert args.next_item_prior and args.ema_decay == 0.999
 
 
 def _reject_nan(constant: str) -> float:

@@ -220,3 +220,50 @@ def test_the_learning_rate_follows_its_schedule_over_the_planned_steps(schedule)
 def test_an_unknown_learning_rate_schedule_is_refused() -> None:
     with pytest.raises(ValueError, match=r"lr_schedule='linear': choose from \['constant'"):
         fit(TinyModel(), TASKS, [make_batch()], [make_batch()], lr_schedule="linear")
+
+
+def _fit_steps(steps: int, ema_decay: float | None = None) -> tuple[TinyModel, pd.DataFrame]:
+    """``steps`` optimizer steps from the same initial weights, in one epoch."""
+    torch.manual_seed(0)
+    model = TinyModel()
+    result = fit(
+        model,
+        TASKS,
+        [make_batch(seed=step) for step in range(steps)],
+        [make_batch(seed=10)],
+        device="cpu",
+        epochs=1,
+        lr=0.05,
+        ema_decay=ema_decay,
+        progress=False,
+    )
+    return model, result.history
+
+
+def test_weight_averaging_keeps_and_validates_the_moving_average_of_the_weights() -> None:
+    """EMA: the average starts at the first step's weights, then after every step moves a
+    fraction 1 - decay towards the new weights; training itself is unchanged."""
+    decay, steps = 0.6, 4
+    expected = None
+    for step in range(1, steps + 1):  # the plain weights after 1, 2, ... steps
+        weights = {k: v for k, v in _fit_steps(step)[0].named_parameters()}
+        if expected is None:
+            expected = weights
+        else:
+            expected = {k: decay * expected[k] + (1 - decay) * weights[k] for k in weights}
+    averaged, history = _fit_steps(steps, ema_decay=decay)
+    for name, value in averaged.named_parameters():
+        torch.testing.assert_close(value, expected[name])
+        assert not torch.allclose(value, weights[name])  # not the last step's weights
+    plain_history = _fit_steps(steps)[1]
+    losses = [column for column in history.columns if column.startswith("train_loss/")]
+    pd.testing.assert_frame_equal(history[losses], plain_history[losses])
+    valid = trainer.evaluate_tasks(averaged, TASKS, [make_batch(seed=10)], "cpu")
+    assert history["click/log_loss"].item() == pytest.approx(valid["click"]["log_loss"])
+    assert history["click/log_loss"].item() != plain_history["click/log_loss"].item()
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.5])
+def test_an_ema_decay_outside_zero_to_one_is_refused(decay) -> None:
+    with pytest.raises(ValueError, match=f"ema_decay={decay}: choose a value between 0 and 1"):
+        fit(TinyModel(), TASKS, [make_batch()], [make_batch()], ema_decay=decay)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from course_lib.env import get_device, set_seed
@@ -66,6 +67,7 @@ def train_epoch(
     clip_norm: float | None = 1.0,
     max_steps: int | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    after_step: Callable[[], None] | None = None,
     diagnose_every: int | None = None,
     diagnostics: list[dict[str, float]] | None = None,
     progress: bool = True,
@@ -81,6 +83,7 @@ def train_epoch(
         loader: a DataLoader or any sized collection of batches.
         scaler, autocast_dtype: mixed precision (see ``fit``); None: full precision.
         scheduler: stepped after every optimizer step (see ``fit``'s ``lr_schedule``).
+        after_step: called after every optimizer step (``fit``'s weight averaging).
         diagnose_every: every this many steps, append a ``gradient_report`` of the step (each
             task's loss, gradient norm on the shared parameters, pairwise cosines) to
             ``diagnostics``; costs one extra backward pass per task on those steps.
@@ -115,6 +118,8 @@ def train_epoch(
         apply_gradients(model, optimizer, clip_norm, scaler)
         if scheduler is not None:
             scheduler.step()
+        if after_step is not None:
+            after_step()
         for name, loss in {**losses, "total": total}.items():
             sums[name] = sums.get(name, 0.0) + loss.detach()
         if progress and step % POSTFIX_EVERY == 0:
@@ -136,6 +141,7 @@ def fit(
     lr: float = 1e-3,
     lr_schedule: str = "constant",
     weight_decay: float = 0.0,
+    ema_decay: float | None = None,
     weighting: TaskWeighting | None = None,
     monitor: tuple[str, str] = ("click", "roc_auc"),
     patience: int | None = 2,
@@ -156,6 +162,12 @@ def fit(
             cosine, from ``lr`` at the first step to zero after ``epochs`` full epochs
             (``torch.optim.lr_scheduler.CosineAnnealingLR``): large steps early, small ones
             that settle into a minimum at the end. Early stopping may end before that.
+        ema_decay: validate, keep and return an exponential moving average of the weights
+            instead of the weights themselves: after every step the average moves a fraction
+            ``1 - ema_decay`` of the way to the new weights, so it remembers about
+            ``1 / (1 - ema_decay)`` steps (``torch.optim.swa_utils.AveragedModel``). The
+            average smooths out the noise of the last steps, which a constant learning rate
+            leaves in the weights. None: no averaging.
         weighting: balances the tasks (``course_lib.training.weighting``); None: fixed weights
             from each ``Task.weight``. It also chooses the optimizer's parameter groups.
         monitor: (task, metric) of the validation results that picks the best epoch; higher
@@ -178,6 +190,8 @@ def fit(
     """
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule={lr_schedule!r}: choose from {list(LR_SCHEDULES)}")
+    if ema_decay is not None and not 0 < ema_decay < 1:
+        raise ValueError(f"ema_decay={ema_decay}: choose a value between 0 and 1, e.g. 0.999")
     start = time.perf_counter()
     set_seed(seed)
     device = get_device() if device is None else torch.device(device)
@@ -190,6 +204,11 @@ def fit(
     if lr_schedule == "cosine":
         total = epochs * steps_per_epoch(train_loader, max_steps_per_epoch)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    average, after_step = None, None
+    if ema_decay is not None:  # a copy of the model, so validated like the model itself
+        average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+        after_step = partial(average.update_parameters, model)
+    evaluated = model if average is None else average.module  # what validation sees
     network, batches = model, train_loader  # what trains: the model, or its DDP replica
     if distributed is not None:
         network = distributed.wrap(model, loss_fn.weighting, diagnose_every)
@@ -213,6 +232,7 @@ def fit(
             clip_norm=clip_norm,
             max_steps=max_steps_per_epoch,
             scheduler=scheduler,
+            after_step=after_step,
             diagnose_every=diagnose_every,
             diagnostics=diagnostics,
             progress=progress,
@@ -220,12 +240,15 @@ def fit(
         )
         for row in diagnostics[first_diagnostic:]:
             row["epoch"] = epoch
+        if average is not None:  # buffers (batch-norm statistics, say) are the model's own
+            for kept, trained in zip(average.module.buffers(), model.buffers(), strict=True):
+                kept.copy_(trained)
         if distributed is None:
-            valid = evaluate_tasks(model, tasks, valid_loader, device)
+            valid = evaluate_tasks(evaluated, tasks, valid_loader, device)
         else:  # the whole validation set on rank 0; every process then stops at the same epoch
             losses = distributed.mean(losses)
             valid = distributed.from_main(
-                partial(evaluate_tasks, model, tasks, valid_loader, device)
+                partial(evaluate_tasks, evaluated, tasks, valid_loader, device)
             )
         row = {"epoch": epoch} | {f"train_loss/{name}": loss for name, loss in losses.items()}
         row |= {f"weight/{name}": w for name, w in loss_fn.weighting.weights().items()}
@@ -238,7 +261,7 @@ def fit(
         score = row[key]
         if math.isnan(best_score) or (score < best_score if minimise else score > best_score):
             best_epoch, best_score = epoch, score
-            best_state = {k: v.to("cpu", copy=True) for k, v in model.state_dict().items()}
+            best_state = {k: v.to("cpu", copy=True) for k, v in evaluated.state_dict().items()}
         elif patience is not None and epoch - best_epoch >= patience:
             break
     if best_state is not None:
