@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from course_lib.exercises import Verdict, check, difference, evaluate
+from course_lib.exercises import (
+    Verdict,
+    check,
+    difference,
+    embeddings,
+    evaluate,
+    imbalance,
+    multitask,
+    own_data,
+    preprocessing,
+    sequences,
+    welcome,
+)
+from course_lib.exercises import lists as own_lists
 
 HINT = "look at the data"
 
@@ -68,26 +83,30 @@ def test_correct_answers(answer: object, expected: object) -> None:
 
 
 INCORRECT = [
-    (1240, 1234, "expected 1234, got 1240"),
-    (1_000_005, 1_000_000, "expected 1000000, got 1000005"),
-    (0.5, 0.25, "expected 0.25, got 0.5"),
+    (1240, 1234, "1240 is too large, by less than 1%"),
+    (1_000_005, 1_000_000, "1000005 is too large, by less than 1%"),
+    (0.5, 0.25, "0.5 is too large, by a factor of 2 to 10"),
     ("12", 12, "expected a number, got str ('12')"),
     (True, 1, "expected a number, got bool (True)"),
     (1, True, "expected True or False, got int (1)"),
-    (False, True, "expected True, got False"),
-    ("Buy", "buy", "expected 'buy', got 'Buy'"),
+    (False, True, "False is not right"),
+    ("Buy", "buy", "'Buy' has the right letters; check upper and lower case"),
     (3, "buy", "expected a string, got int (3)"),
     ([1, 2], [1, 2, 3], "expected 3 items, got 2"),
-    ([1, 5, 3], [1, 2, 3], "item 1: expected 2, got 5"),
+    ([1, 5, 3], [1, 2, 3], "item 1: 5 is too large, by a factor of 2 to 10"),
     ("abc", ["a", "b", "c"], "expected a list, got str ('abc')"),
     ({"a": 1}, {"a": 1, "x": 2}, "keys differ: missing ['x']"),
-    ({"a": [1, 2]}, {"a": [1, 3]}, "at key 'a': item 1: expected 3, got 2"),
-    ({1, 2}, {2, 3}, "items differ: missing [3], extra [1]"),
+    (
+        {"a": [1, 2]},
+        {"a": [1, 3]},
+        "at key 'a': item 1: 2 is too small, by less than a factor of 2",
+    ),
+    ({1, 2}, {2, 3}, "items differ: 1 expected item(s) missing, these should not be there: [1]"),
     (np.zeros((3, 1)), np.zeros((3, 2)), "expected shape (3, 2), got (3, 1)"),
     (
         np.array([[1, 2], [3, 5]]),
         np.array([[1, 2], [3, 4]]),
-        "1 of 4 values differ; first at index (1, 1): expected 4, got 5",
+        "1 of 4 values differ; first at index (1, 1): 5 is too large, by less than a factor of 2",
     ),
     (np.array(["a", "b"]), np.array([1, 2]), "expected numbers, got values of dtype <U1"),
     (torch.zeros(3, 1), torch.zeros(3, 2), "expected shape (3, 2), got (3, 1)"),
@@ -100,13 +119,13 @@ INCORRECT = [
     (
         torch.tensor([1.0, 2.0, 3.5]),
         torch.tensor([1.0, 2.0, 3.0]),
-        "1 of 3 values differ; first at index 2: expected 3, got 3.5",
+        "1 of 3 values differ; first at index 2: 3.5 is too large, by less than a factor of 2",
     ),
     (pd.Series([1, 2, 3]), pd.Series([1, 2]), "expected shape (2,), got (3,)"),
     (
         pd.Series([1, 2, 4], index=["buy", "cart", "pv"]),
         pd.Series([3, 2, 1], index=["pv", "cart", "buy"]),
-        "1 of 3 values differ; first at label 'pv': expected 3, got 4",
+        "1 of 3 values differ; first at label 'pv': 4 is too large, by less than a factor of 2",
     ),
     (
         pd.Series([1, 2], index=["buy", "fav"]),
@@ -116,7 +135,7 @@ INCORRECT = [
     (
         pd.Series(["a", "b"]),
         pd.Series(["a", "c"]),
-        "1 of 2 values differ; first at index 1: expected 'c', got 'b'",
+        "1 of 2 values differ; first at index 1: 'b' is not the expected value",
     ),
     ([1, 2], pd.Series([1, 2]), "expected a pandas Series, got list ([1, 2])"),
     (
@@ -137,7 +156,7 @@ INCORRECT = [
     (
         pd.DataFrame({"a": [1, 2], "b": [0.5, 0.7]}),
         pd.DataFrame({"a": [1, 2], "b": [0.5, 0.75]}),
-        "column 'b': 1 of 2 values differ; first at index 1: expected 0.75, got 0.7",
+        "column 'b': 1 of 2 values differ; first at index 1: 0.7 is too small, by less than 10%",
     ),
     (pd.Series([1]), pd.DataFrame({"a": [1]}), "expected a pandas DataFrame, got Series"),
 ]
@@ -148,9 +167,41 @@ def test_incorrect_answers_say_what_differs(answer: object, expected: object, re
     assert reason_of(answer, expected).startswith(reason)
 
 
+NEAR_MISSES = [
+    # (answer, expected, what the reason must say): direction and size, never the value
+    (1234.5, 1234.0, "too large, by less than 1%"),
+    (1100, 1234, "too small, by less than a factor of 2"),
+    (123_400, 1234, "too large, by a factor of more than 10"),
+    (-0.3, 0.3, "wrong sign"),
+    (0.4, 0.0, "should be zero"),
+    (" buy", "buy", "extra spaces"),
+    ("cart", "buy", "not the expected text"),
+]
+
+
+@pytest.mark.parametrize(("answer", "expected", "says"), NEAR_MISSES)
+def test_a_wrong_answer_gets_a_direction_not_the_value(
+    answer: object, expected: object, says: str
+) -> None:
+    reason = reason_of(answer, expected)
+    assert says in reason
+    without_answer = reason.replace(repr(answer), "").replace(str(answer), "")
+    assert str(expected) not in without_answer
+
+
+@pytest.mark.parametrize(("answer", "expected", "reason"), INCORRECT)
+def test_no_reason_gives_the_expected_value_away(
+    answer: object, expected: object, reason: str
+) -> None:
+    """Scalars and strings: the expected value never appears beside the learner's own."""
+    if isinstance(expected, int | float | str) and not isinstance(expected, bool):
+        shown = reason_of(answer, expected).replace(repr(answer), "").replace(str(answer), "")
+        assert str(expected) not in shown
+
+
 def test_tolerances_apply_to_floats_only() -> None:
     assert reason_of(1.01, 1.0, rtol=0.05) is None
-    assert reason_of(1.01, 1.0) == "expected 1, got 1.01"
+    assert reason_of(1.01, 1.0) == "1.01 is too large, by less than 10%"
     assert reason_of(np.array([1.0, 2.0001]), np.array([1.0, 2.0]), atol=1e-3) is None
 
 
@@ -202,7 +253,9 @@ def test_exactly_one_of_expected_and_compare(given: dict) -> None:
 
 
 def test_empty_hint_is_left_out() -> None:
-    assert evaluate("1.1", 2, 1, hint="").message == "Exercise 1.1: not quite — expected 1, got 2."
+    assert evaluate("1.1", 2, 1, hint="").message == (
+        "Exercise 1.1: not quite — 2 is too large, by a factor of 2 to 10."
+    )
 
 
 def test_check_prints_one_line_and_returns_none(capsys: pytest.CaptureFixture[str]) -> None:
@@ -225,4 +278,72 @@ def test_verdict_is_frozen() -> None:
 def test_difference_is_usable_in_custom_compares() -> None:
     assert difference([1, 2], [1, 2]) is None
     assert difference(1.0, 1.1, rtol=0.2) is None
-    assert difference("a", "b") == "expected 'b', got 'a'"
+    assert difference("a", "b") == "'a' is not the expected text"
+
+
+def _forms(value: object) -> set[str]:
+    """The ways a verdict could print a right answer: repr, str and rounded floats."""
+    values = value if isinstance(value, tuple) else (value,)
+    forms = set()
+    for v in values:
+        forms |= {repr(v), str(v)}
+        if isinstance(v, float):
+            forms |= {f"{v:.8g}", f"{v:.4g}", f"{v:.3g}"}
+    return forms
+
+
+def sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _checker_cases() -> list[tuple[str, Callable[[object], None], object, object]]:
+    """(name, check called with an answer, the right answer, a wrong answer) per exercise."""
+    log = pd.DataFrame({"timestamp": [0, 86_400, 86_401, 3 * 86_400]})
+    labels = np.array([0, 0, 0, 1, 0, 0, 1, 0])
+    lists = pd.DataFrame({"item_id": [5, 6, 7, 5, 8]})
+    p = sigmoid(0.5)
+    focal = (1 - p) ** 2 * -math.log(p)
+    return [
+        ("0.1", lambda a: welcome.check_row_count(a, log), 4, 40),
+        ("0.2", lambda a: welcome.check_busiest_day(a, log), "1970-01-02", "1970-01-01"),
+        (
+            "1.2",
+            lambda a: preprocessing.check_time_cut(a, (0, 10 * 86_400)),
+            (604_800, 691_200),
+            (604_000, 691_000),
+        ),
+        ("2.1", lambda a: embeddings.check_one_hot_megabytes(a, 512, 20, 2000), 81.92, 8.2),
+        ("3.1", lambda a: sequences.check_lstm_parameters(a, 32, 64), 25_088, 24_832),
+        ("4.2", lambda a: multitask.check_cascade(a, 1.0, -2.0), sigmoid(1) * sigmoid(-2), 0.5),
+        ("5.1", lambda a: imbalance.check_balancing_pos_weight(a, labels), 3.0, 0.33),
+        ("5.2", lambda a: imbalance.check_focal_loss(a, 0.5, 1.0, 2.0), focal, 0.474),
+        (
+            "6.1",
+            lambda a: own_lists.check_precision_recall(a, [1, 2, 3, 4], {2, 9}),
+            (0.25, 0.5),
+            (0.75, 0.1),
+        ),
+        ("6.2", lambda a: own_lists.check_distinct_items(a, lists), 4, 5),
+        (
+            "7.2",
+            lambda a: own_data.check_conversion(a, ("view", "cart", "order")),
+            "order",
+            "cart",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("case", _checker_cases(), ids=lambda case: case[0])
+def test_exercise_checks_never_print_the_right_answer(
+    case: tuple, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exercise, run_check, right, wrong = case
+    run_check(wrong)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"Exercise {exercise}: not quite — "), line
+    assert "Hint:" in line
+    shown = line.replace(repr(wrong), "").replace(str(wrong), "")
+    leaked = [form for form in _forms(right) if form in shown]
+    assert not leaked, f"the verdict gives the answer away ({leaked}): {line}"
+    run_check(right)
+    assert capsys.readouterr().out.strip().endswith("correct."), "the right answer must pass"

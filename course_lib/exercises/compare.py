@@ -1,8 +1,11 @@
-"""Say in words how a learner's answer differs from the expected one.
+"""Say in words how a learner's answer differs from the expected one, without giving it away.
 
 `difference(answer, expected)` returns None when the two agree, else a short reason such as
-"expected shape (3, 2), got (3, 1)" or "columns differ: missing ['x']". The kind of `expected`
-decides the comparison; `course_lib.exercises.core.evaluate` wraps the reason into a verdict.
+"expected shape (3, 2), got (3, 1)", "1240 is too large, by less than 1%" or "columns differ:
+missing ['x']". A reason names the type, shape, columns or direction of the mistake, and the
+learner's own value, but never the expected value: a verdict that printed it could be copied
+instead of understood. The kind of `expected` decides the comparison;
+`course_lib.exercises.core.evaluate` wraps the reason into a verdict.
 """
 
 from __future__ import annotations
@@ -56,13 +59,13 @@ def difference(
     if isinstance(expected, bool | np.bool_):
         if not isinstance(answer, bool | np.bool_):
             return f"expected True or False, got {_kind(answer)}"
-        return None if answer == expected else f"expected {expected}, got {answer}"
+        return None if answer == expected else f"{answer} is not right"
     if isinstance(expected, numbers.Real):
         return _number_difference(answer, expected, rtol, atol)
     if isinstance(expected, str):
         if not isinstance(answer, str):
             return f"expected a string, got {_kind(answer)}"
-        return None if answer == expected else f"expected {expected!r}, got {_short.repr(answer)}"
+        return None if answer == expected else _text_difference(answer, expected)
     if isinstance(expected, Mapping):
         return _mapping_difference(answer, expected, rtol, atol)
     if isinstance(expected, Set):
@@ -70,7 +73,46 @@ def difference(
     if isinstance(expected, Sequence):
         return _sequence_difference(answer, expected, rtol, atol)
     equal = answer == expected
-    return None if equal else f"expected {_short.repr(expected)}, got {_short.repr(answer)}"
+    return None if equal else f"{_short.repr(answer)} is not the expected value"
+
+
+def _text_difference(answer: str, expected: str) -> str:
+    """Why a string answer is wrong: a near miss in case or spaces gets its own hint."""
+    if answer.strip() == expected.strip():
+        return f"{_short.repr(answer)} has extra spaces at its start or end"
+    if answer.lower() == expected.lower():
+        return f"{_short.repr(answer)} has the right letters; check upper and lower case"
+    return f"{_short.repr(answer)} is not the expected text"
+
+
+def _miss(answer: float, expected: float) -> str:
+    """How far a wrong number is off, as a direction and an order of magnitude only.
+
+    Examples: "1240 is too large, by less than 1%", "0.5 is too large, by a factor of 2 to 10",
+    "-3 has the wrong sign". The bands are coarse on purpose, so that the expected value cannot
+    be worked back from the message.
+    """
+    shown = _show(answer)
+    if math.isnan(answer) or math.isnan(expected):
+        return f"{shown} is not the expected number (one of the two is NaN)"
+    if expected != 0 and answer != 0 and (answer > 0) != (expected > 0):
+        return f"{shown} has the wrong sign"
+    direction = "too large" if abs(answer) > abs(expected) else "too small"
+    if expected == 0:
+        return f"{shown} should be zero"
+    ratio = abs(answer) / abs(expected)
+    ratio = max(ratio, 1 / ratio) if ratio > 0 else math.inf
+    if ratio < 1.01:
+        band = "by less than 1%"
+    elif ratio < 1.1:
+        band = "by less than 10%"
+    elif ratio < 2:
+        band = "by less than a factor of 2"
+    elif ratio < 10:
+        band = "by a factor of 2 to 10"
+    else:
+        band = "by a factor of more than 10 (check the units, or what is being counted)"
+    return f"{shown} is {direction}, {band}"
 
 
 def _is_tensor(value: Any) -> bool:
@@ -120,7 +162,7 @@ def _number_difference(answer: Any, expected: Any, rtol: float, atol: float) -> 
     else:
         both_nan = math.isnan(answer) and math.isnan(expected)
         equal = both_nan or math.isclose(answer, expected, rel_tol=rtol, abs_tol=atol)
-    return None if equal else f"expected {_show(expected)}, got {_show(answer)}"
+    return None if equal else _miss(float(answer), float(expected))
 
 
 def _array_difference(
@@ -144,10 +186,12 @@ def _array_difference(
         at = f"label {_show(labels[first[0]])}"
     else:
         at = f"index {int(first[0]) if len(first) == 1 else tuple(int(i) for i in first)}"
-    return (
-        f"{int((~same).sum())} of {same.size} values differ; first at {at}: "
-        f"expected {_show(expected[first])}, got {_show(answer[first])}"
-    )
+    got, want = answer[first], expected[first]
+    if isinstance(want, numbers.Real) and isinstance(got, numbers.Real):
+        what = _miss(float(got), float(want))
+    else:
+        what = f"{_show(got)} is not the expected value"
+    return f"{int((~same).sum())} of {same.size} values differ; first at {at}: {what}"
 
 
 def _tensor_difference(answer: Any, expected: Any, rtol: float, atol: float) -> str | None:
@@ -240,8 +284,13 @@ def _set_difference(answer: Any, expected: Set) -> str | None:
     if isinstance(answer, str) or not isinstance(answer, Set | Sequence):
         return f"expected a set, got {_kind(answer)}"
     answer = set(answer)
-    missing, extra = sorted(expected - answer, key=repr), sorted(answer - expected, key=repr)
-    return f"items differ: {_missing_extra(missing, extra)}" if missing or extra else None
+    missing, extra = len(expected - answer), sorted(answer - expected, key=repr)
+    if not missing and not extra:
+        return None
+    parts = [f"{missing} expected item(s) missing"] if missing else []
+    if extra:
+        parts.append(f"these should not be there: {_short.repr(extra)}")
+    return "items differ: " + ", ".join(parts)
 
 
 def _sequence_difference(answer: Any, expected: Sequence, rtol: float, atol: float) -> str | None:

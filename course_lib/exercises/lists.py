@@ -38,7 +38,7 @@ def check_sampling_factor(answer: object, protocols: pd.DataFrame, num_sampled: 
         "6.3",
         answer,
         float(temporal[f"{num_sampled} sampled negatives"] / temporal["full catalogue"]),
-        hint="select protocols.loc['leave-last-out (temporal)', 'hr@10'], then divide the "
+        hint="select protocols.loc['leave-last-out (temporal)', 'HR@10'], then divide the "
         "sampled row by the full-catalogue row",
         rtol=1e-6,
     )
