@@ -1,7 +1,7 @@
 """Set up and run the course: `python3 course.py lab` or `python3 course.py test`.
 
 Commands (extra arguments are passed on):
-    lab        open the notebooks in JupyterLab
+    lab        open the notebooks in JupyterLab (adds --allow-root when run as root)
     test       run the test suite: library tests and every notebook (pytest, nbval)
     notebooks  rebuild stored notebooks from notebooks/source (tools/build_notebooks.py)
 
@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 MIN_PYTHON = (3, 11)
@@ -26,6 +27,10 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / "course-install.sha256"  # hash of the files that decide what gets installed
 INSTALL_INPUTS = ("requirements.txt", "pyproject.toml")
+NOTEBOOKS = ROOT / "notebooks"
+ALLOW_ROOT = "--allow-root"
+# Spellings of JupyterLab's allow-root option: a user who passes one decides for themselves.
+ALLOW_ROOT_OPTIONS = (ALLOW_ROOT, "--allow_root", "--ServerApp.allow_root")
 
 
 def say(message: str) -> None:
@@ -124,6 +129,40 @@ def course_environment() -> dict[str, str]:
     return env
 
 
+def running_as_root() -> bool:
+    """True when this process runs as root (never on Windows, which has no euid)."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def needs_allow_root(args: Sequence[str], as_root: bool | None = None) -> bool:
+    """True when `course.py lab` must add --allow-root to `args`.
+
+    JupyterLab refuses to start as root (containers, cloud notebooks) without it; it is
+    added when running as root (`as_root`; None: find out) and `args` hold no allow-root
+    option of the user's own.
+    """
+    if as_root is None:
+        as_root = running_as_root()
+    return as_root and not any(arg.split("=", 1)[0] in ALLOW_ROOT_OPTIONS for arg in args)
+
+
+def lab_command(
+    python: Path | str,
+    args: Sequence[str] = (),
+    notebooks: Path = NOTEBOOKS,
+    as_root: bool | None = None,
+) -> list[str]:
+    """The command `course.py lab` runs: JupyterLab on the notebooks folder with `args`.
+
+    Adds --allow-root where `needs_allow_root` says so. tools/check_jupyterlab.py starts its
+    server with this function too, so CI runs JupyterLab the way a learner does.
+    """
+    command = [str(python), "-m", "jupyterlab", str(notebooks), *args]
+    if needs_allow_root(args, as_root):
+        command.append(ALLOW_ROOT)
+    return command
+
+
 def run(command: list[str], env: dict[str, str] | None = None) -> int:
     """Run a command in the repository root and return its exit status.
 
@@ -142,7 +181,7 @@ def main(argv: list[str]) -> int:
     """Dispatch a command; returns the exit status."""
     check_python()
     commands = {
-        "lab": ["-m", "jupyterlab", str(ROOT / "notebooks")],
+        "lab": [],  # built by lab_command() below
         "test": ["-m", "pytest"],
         "notebooks": [str(ROOT / "tools" / "build_notebooks.py")],
     }
@@ -153,7 +192,12 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0 if asked_for_help else 2
     python = set_up()
-    command = [str(python), *commands[argv[0]], *argv[1:]]
+    if argv[0] == "lab":
+        if needs_allow_root(argv[1:]):
+            say(f"running as root: adding {ALLOW_ROOT}, without which JupyterLab will not start")
+        command = lab_command(python, argv[1:])
+    else:
+        command = [str(python), *commands[argv[0]], *argv[1:]]
     say("running " + " ".join(command))
     return run(command, env=course_environment())
 
