@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import platform
 import sys
 import textwrap
 from pathlib import Path
@@ -281,7 +282,7 @@ def test_a_failing_notebook_is_reported_and_not_overwritten(
     store_all(source_dir, notebook_dir)
     stored = (notebook_dir / "02_plain.ipynb").read_bytes()
 
-    def raising(cells: object, cwd: Path) -> None:
+    def raising(cells: object, cwd: Path, numerics: object = None) -> None:
         raise CellExecutionError("Traceback ...", "ZeroDivisionError", "division by zero")
 
     monkeypatch.setattr(bn, "execute", raising)
@@ -295,11 +296,13 @@ def test_a_wrong_solution_is_not_written(
 ) -> None:
     source_dir, notebook_dir = course
     monkeypatch.setattr(
-        bn, "execute", lambda cells, cwd: verdict_notebook("Exercise 1.1: not quite — no.\n")
+        bn,
+        "execute",
+        lambda cells, cwd, numerics=None: verdict_notebook("Exercise 1.1: not quite — no.\n"),
     )
     assert bn.build(bn.find_sources(source_dir, ["01"]), notebook_dir) == 1
     assert "exercise 1.1 does not pass in the solution" in capsys.readouterr().out
-    assert (notebook_dir / "01_exercises.ipynb").exists()
+    assert not (notebook_dir / "01_exercises.ipynb").exists()  # nothing of a failed source
     assert not (notebook_dir / "solutions" / "01_exercises.ipynb").exists()
 
 
@@ -312,5 +315,52 @@ def test_build_executes_and_stores_a_notebook(tmp_path: Path) -> None:
     assert [cell.execution_count for cell in notebook.cells] == [1, 2]
     assert notebook.cells[1].outputs[0].text == f"42 {notebook_dir.resolve()}\n"
     assert notebook.metadata.kernelspec == bn.KERNELSPEC
-    assert "version" not in notebook.metadata.language_info
+    # Complete metadata: JupyterLab would fill in a missing version and mark the file unsaved.
+    assert notebook.metadata.language_info.version == platform.python_version()
     assert bn.check_notebooks(source_dir, notebook_dir) == []
+
+
+def checked_cell(source: str, text: str, count: int = 1) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source, execution_count=count)
+    cell.id = bn.to_notebook([("code", source, ())]).cells[0].id
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    return cell
+
+
+@pytest.mark.parametrize(
+    ("source", "default", "alternate", "refused"),
+    [
+        ("# NBVAL_CHECK_OUTPUT\nprint(auc)", "0.298\n", "0.297\n", True),
+        ("# NBVAL_CHECK_OUTPUT\nprint(rows)", "1000\n", "1000\n", False),
+        ("print(auc)", "0.298\n", "0.297\n", False),  # unchecked: nbval ignores it
+        (
+            "# NBVAL_CHECK_OUTPUT\ncheck(x)",
+            "Exercise 1.1: correct.\n",
+            "Exercise 1.1: not done yet\n",
+            False,
+        ),  # verdicts differ between the versions by design
+    ],
+)
+def test_rounding_problems_refuse_checked_outputs_that_move(
+    source: str, default: str, alternate: str, refused: bool
+) -> None:
+    mine, theirs = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()
+    mine.cells, theirs.cells = [checked_cell(source, default)], [checked_cell(source, alternate)]
+    problems = bn.rounding_problems(mine, theirs)
+    assert bool(problems) == refused
+    if refused:
+        assert problems[0].startswith("cell 1 is marked # NBVAL_CHECK_OUTPUT")
+        assert "assert" in problems[0]
+
+
+def test_build_refuses_a_checked_output_that_depends_on_numerics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two kernels, one under ALTERNATE_NUMERICS: a checked cell showing them is refused."""
+    source_dir, notebook_dir = tmp_path / "source", tmp_path / "out"
+    shown = 'import os\nprint(os.environ.get("MKL_ENABLE_INSTRUCTIONS"))'
+    write(source_dir / "01_moving.py", f"# %%\n# NBVAL_CHECK_OUTPUT\n{shown}\n")
+    assert bn.build(bn.find_sources(source_dir), notebook_dir) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "depends on floating-point rounding" in out
+    assert not (notebook_dir / "01_moving.ipynb").exists()

@@ -5,6 +5,14 @@ skipped) becomes the learner notebook `notebooks/NN_name.ipynb` and, when it hol
 markers, the solution notebook `notebooks/solutions/NN_name.ipynb`. Both are executed top to
 bottom in a fresh kernel, in their own folder, and stored with their outputs.
 
+Checked outputs must not depend on floating-point rounding. Learners' CPUs and thread counts
+round differently, so a cell marked `NBVAL_CHECK_OUTPUT` may show counts, shapes, data
+statistics and verdicts, never a trained number. The build enforces it: the solution version
+runs with the default numerics and the learner version with other numerics (AVX2 kernels in
+ATen, MKL and oneDNN, and one thread; see ALTERNATE_NUMERICS); a checked cell present in both
+whose outputs differ is refused, and neither notebook is written. A source without solutions
+is executed twice for the same comparison.
+
 Solution markers, inside code cells (each marker is a whole line):
 
     answer = None  ### STUB         <- learner version only, without the marker
@@ -50,6 +58,16 @@ BEGIN, END, STUB = "### BEGIN SOLUTION", "### END SOLUTION", "### STUB"
 SOLUTION_TAG = "solution"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 CELL_TIMEOUT_S = 900
+# Numerics for the second run of each source: other vector kernels and one thread change the
+# rounding of training (measured: an LSTM's loss after 30 steps moves in the 8th digit), as a
+# learner's other CPU would. The CPU must support AVX2 (every x86-64 CPU since 2013).
+ALTERNATE_NUMERICS = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "OMP_NUM_THREADS": "1",
+}
+CHECK_MARKER, CHECK_TAG = "# NBVAL_CHECK_OUTPUT", "nbval-check-output"
 # One verdict line printed by course_lib.exercises.check, e.g. "Exercise 1.2: correct."
 VERDICT = re.compile(r"^Exercise (\S+): (correct\.|not done yet|not quite)", re.MULTILINE)
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -240,12 +258,16 @@ def _stored_problem(path: Path, cells: list[Cell], source: str) -> str | None:
     return None
 
 
-def execute(cells: Sequence[Cell], cwd: Path) -> NotebookNode:
+def execute(
+    cells: Sequence[Cell], cwd: Path, numerics: dict[str, str] | None = None
+) -> NotebookNode:
     """Run a notebook made of `cells` top to bottom in a fresh python3 kernel.
 
     Args:
         cells: The notebook's cells (no outputs: the run starts from a clean notebook).
         cwd: The kernel's working directory: the folder the notebook is stored in.
+        numerics: Environment variables added to the kernel's (e.g. ALTERNATE_NUMERICS);
+            None runs with this process's environment.
 
     Returns:
         The executed notebook, with outputs and without volatile metadata.
@@ -261,8 +283,7 @@ def execute(cells: Sequence[Cell], cwd: Path) -> NotebookNode:
         resources={"metadata": {"path": str(cwd)}},
         record_timing=False,
         store_widget_state=False,
-    ).execute()
-    notebook.metadata.get("language_info", {}).pop("version", None)  # churns across Pythons
+    ).execute(env={**os.environ, **(numerics or {})})
     for cell in notebook.cells:
         for output in cell.get("outputs", ()):
             # Widget views point at random model ids whose state is not stored: keep the text.
@@ -287,28 +308,96 @@ def verdict_problems(notebook: NotebookNode, *, solution: bool) -> list[str]:
     return problems
 
 
+def is_checked(cell: NotebookNode) -> bool:
+    """True when nbval compares this cell's outputs (a whole-line marker or the tag)."""
+    lines = [line.strip() for line in cell.source.splitlines()]
+    return CHECK_MARKER in lines or CHECK_TAG in cell.metadata.get("tags", ())
+
+
+def output_text(cell: NotebookNode) -> list[str]:
+    """The parts of a cell's outputs that nbval compares: text streams, text and errors."""
+    parts = []
+    for output in cell.get("outputs", ()):
+        if output.output_type == "stream":
+            parts.append(f"{output.name}: {output.text}")
+        elif output.output_type == "error":
+            parts.append(f"error: {output.ename}: {output.evalue}")
+        else:
+            data = output.get("data", {})
+            parts += [
+                f"{mime}: {data[mime]}" for mime in ("text/plain", "text/html") if mime in data
+            ]
+    return parts
+
+
+def rounding_problems(default: NotebookNode, alternate: NotebookNode) -> list[str]:
+    """Checked cells whose outputs differ between two runs under different numerics.
+
+    Cells are paired by id (ids come from the content, so a cell with the same source in the
+    learner and solution versions has the same id). Cells that print exercise verdicts are left
+    out: their lines differ between the versions by design and `verdict_problems` checks them.
+    """
+    others = {cell.id: cell for cell in alternate.cells}
+    problems = []
+    for number, cell in enumerate(default.cells, start=1):
+        other = others.get(cell.id)
+        if other is None or cell.cell_type != "code" or not is_checked(cell):
+            continue
+        mine, theirs = output_text(cell), output_text(other)
+        printed = "".join(o.get("text", "") for o in [*cell.outputs, *other.outputs])
+        if VERDICT.search(printed) or mine == theirs:
+            continue
+        problems.append(
+            f"cell {number} is marked {CHECK_MARKER} but its output depends on floating-point "
+            "rounding (it changed under other numerics): show trained numbers unchecked and "
+            "guard them with an assert and a tolerance"
+        )
+    return problems
+
+
 def build(sources: Sequence[Path], notebook_dir: Path) -> int:
-    """Execute and store every notebook the sources generate; returns how many failed."""
+    """Execute and store every notebook the sources generate; returns how many failed.
+
+    The first target of a source (the learner version) runs under ALTERNATE_NUMERICS, the
+    second (the solution version) under the default ones, and their checked cells must agree;
+    a source with one target runs it once more for the comparison. Nothing of a source is
+    written unless all of its runs pass.
+    """
     failures = 0
     for source in sources:
-        for path, cells, solution in targets(source, notebook_dir):
-            path.parent.mkdir(parents=True, exist_ok=True)
+        runs: list[tuple[Target, NotebookNode]] = []
+        made = targets(source, notebook_dir)
+        plan = [(made[0], ALTERNATE_NUMERICS), *((t, None) for t in made[1:])]
+        if len(made) == 1:
+            plan.append((made[0], None))
+        for target, numerics in plan:
+            target.path.parent.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
             try:
-                notebook = execute(cells, path.parent)
+                notebook = execute(target.cells, target.path.parent, numerics)
             except (CellControlSignal, DeadKernelError) as error:
-                failures += 1
                 message = ANSI_ESCAPE.sub("", str(error))
-                print(f"FAILED {_shown(path)} (not written):\n{message}", flush=True)
-                continue
-            problems = verdict_problems(notebook, solution=solution)
+                print(f"FAILED {_shown(target.path)} (not written):\n{message}", flush=True)
+                break
+            problems = verdict_problems(notebook, solution=target.solution)
             if problems:
-                failures += 1
-                print(f"FAILED {_shown(path)} (not written): {'; '.join(problems)}", flush=True)
+                print(f"FAILED {_shown(target.path)} (not written): {'; '.join(problems)}")
+                break
+            seconds = time.perf_counter() - start
+            how = "other numerics" if numerics else "default numerics"
+            print(f"ran    {_shown(target.path)}  {seconds:.1f} s  ({how})", flush=True)
+            runs.append((target, notebook))
+        else:
+            problems = rounding_problems(runs[-1][1], runs[0][1])
+            if not problems:
+                stored = {target.path: notebook for target, notebook in runs}  # last run wins
+                for path, notebook in stored.items():
+                    text = nbformat.writes(notebook) + "\n"
+                    path.write_text(text, encoding="utf-8", newline="\n")
+                    print(f"stored {_shown(path)}", flush=True)
                 continue
-            text = nbformat.writes(notebook) + "\n"
-            path.write_text(text, encoding="utf-8", newline="\n")
-            print(f"built  {_shown(path)}  {time.perf_counter() - start:.1f} s", flush=True)
+            print(f"FAILED {_shown(source)} (nothing written): {'; '.join(problems)}", flush=True)
+        failures += 1
     return failures
 
 
