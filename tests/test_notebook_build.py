@@ -243,6 +243,28 @@ def test_check_of_the_repository_notebooks() -> None:
     assert not problems, "\n".join(problems)
 
 
+LEARNER_NOTEBOOKS = sorted(bn.NOTEBOOK_DIR.glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", LEARNER_NOTEBOOKS, ids=lambda path: path.stem)
+def test_learner_notebooks_ran_to_the_end_with_every_exercise_not_done(path: Path) -> None:
+    """What a learner opens: executed to the last cell, no error, every check "not done yet".
+
+    The build executed these notebooks in a fresh kernel (nbval runs the solution versions);
+    this reads what it stored, so the promise is checked without a second run.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
+    assert all(cell.execution_count for cell in code), "not stored executed to the end"
+    errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
+    assert not errors, f"{path.name} stored an error: {errors[0].ename}"
+    printed = "".join(o.get("text", "") for cell in code for o in cell.outputs)
+    verdicts = bn.VERDICT.findall(printed)
+    check_cells = [cell for cell in code if ".check_" in cell.source]
+    assert len(verdicts) >= len(check_cells), "a check cell printed no verdict"
+    assert {outcome for _, outcome in verdicts} <= {"not done yet"}, verdicts
+
+
 def test_the_template_splits_into_learner_and_solution() -> None:
     template = bn.SOURCE_DIR / "_template.py"
     learner, solution = bn.split_source(template.read_text(encoding="utf-8"), str(template))
