@@ -68,7 +68,7 @@ def test_bad_values_are_reported_as_raw_text_with_file_lines(tmp_path: Path) -> 
     assert text.startswith(f"{path}: column 'item_id' has missing or non-integer values")
     assert "'abc' (line 3), '1.5' (line 4)" in text
     path = write(tmp_path / "log.csv", [HEADER, ROWS[0], "1,2,3,pv,1511544070.5"])
-    assert "1511544070.5 (line 3)" in error_text(read_log, path)
+    assert "'1511544070.5' (line 3)" in error_text(read_log, path)
 
 
 def test_empty_cell_is_reported_as_missing(tmp_path: Path) -> None:

@@ -7,65 +7,72 @@ numbers rather than later with an unclear pandas or torch error.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from course_lib.data.schema import (
-    ID_COLUMNS,
-    LOG_COLUMNS,
-    TAOBAO_BEHAVIORS,
-    LogValidationError,
-    validate_log,
+from course_lib.data.csvfile import (
+    TEXT_DTYPES,
+    TYPED_DTYPES,
+    LogFileNotFoundError,
+    check_file,
+    check_layout,
+    csv_options,
+    parse_errors,
+    typed_parse_is_exact,
 )
+from course_lib.data.schema import TAOBAO_BEHAVIORS, validate_log
 
-# The common case: the contract columns parse directly into their final dtypes.
-_FAST_DTYPES = {**dict.fromkeys((*ID_COLUMNS, "timestamp"), "int64"), "behavior": "str"}
-
-
-class LogFileNotFoundError(LogValidationError, FileNotFoundError):
-    """Raised when a log file does not exist; catchable as either parent class."""
+__all__ = ["LogFileNotFoundError", "read_log", "read_taobao_user_behavior", "write_log"]
 
 
-def _read_csv(path: Path, **options: object) -> pd.DataFrame:
-    """Read a CSV fast, falling back to inferred dtypes so bad values reach the validator.
+def _read_csv(
+    path: Path, *, header: bool, sep: str, encoding: str, nrows: int | None = None
+) -> pd.DataFrame:
+    """Read a log CSV fast, or, if an id or timestamp does not parse exactly, with those as text.
 
     The typed read raises on the first bad value with a message that names neither the value
-    nor its line; the fallback lets pandas infer each column's dtype (text where a value is not
-    a number) so that `validate_log` reports every bad value with its line number. Inferring is
-    ~3x faster than reading every column as text on a 1M-row file.
+    nor its line, and may round ids of 2**53 or more (see `typed_parse_is_exact`); read as
+    text, the values reach `validate_log`, which converts them exactly or reports every bad
+    one with its line number.
     """
-    if not path.is_file():
-        fix = f"check the path (relative paths start from {Path.cwd()})"
-        raise LogFileNotFoundError(f"{path}: no such file. Fix: {fix}")
-    try:
-        return pd.read_csv(path, dtype=_FAST_DTYPES, **options)
-    except pd.errors.EmptyDataError:
-        fix = "check that the file was completely written or downloaded"
-        raise LogValidationError(f"{path}: the file is empty (0 bytes). Fix: {fix}") from None
-    except (ValueError, OverflowError):
-        pass
-    try:
-        # low_memory=False: infer one dtype per column, not per chunk (mixed-type warnings).
-        return pd.read_csv(path, dtype={"behavior": "str"}, low_memory=False, **options)
-    except pd.errors.ParserError as error:
-        fix = "every line needs the same number of comma-separated fields as the first"
-        raise LogValidationError(f"{path}: not a valid CSV: {error}. Fix: {fix}") from None
+    check_file(path)
+    options = csv_options(header=header, sep=sep, encoding=encoding) | {"nrows": nrows}
+    with parse_errors(path, header=header, encoding=encoding):
+        try:
+            frame = pd.read_csv(path, dtype=TYPED_DTYPES | {"behavior": "str"}, **options)
+        except (pd.errors.ParserError, UnicodeDecodeError):
+            raise  # the same in any dtype: parse_errors explains it
+        except (ValueError, OverflowError):
+            frame = None
+        if frame is None or not typed_parse_is_exact(frame):
+            # low_memory=False: one dtype per extra column, not per chunk (no mixed-type warnings)
+            text = TEXT_DTYPES | {"behavior": "str"}
+            frame = pd.read_csv(path, dtype=text, low_memory=False, **options)
+    check_layout(frame, path, header=header, sep=sep)
+    return frame
 
 
 def read_log(
-    path: str | os.PathLike[str], *, behaviors: Sequence[str] = TAOBAO_BEHAVIORS
+    path: str | os.PathLike[str],
+    *,
+    behaviors: Sequence[str] = TAOBAO_BEHAVIORS,
+    sep: str = ",",
+    encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """Read a behavior log CSV with a header row and validate it.
 
     Compressed files (.csv.gz, .csv.zip, ...) are recognised by their extension. Error messages
     give file line numbers (the header is line 1), counting blank lines as pandas skips them.
+    Ids and timestamps are read exactly (``course_lib.data.integers``): "42.0" is 42, and an
+    id is never rounded through float64.
 
     Args:
         path: The CSV file; its header must name the contract columns (see `validate_log`).
         behaviors: The allowed behavior values, in funnel order.
+        sep: The field separator, e.g. ";" for a file saved by a European spreadsheet.
+        encoding: The file's text encoding, e.g. "latin-1".
 
     Returns:
         The validated log, indexed 0..n-1 in file order.
@@ -73,15 +80,20 @@ def read_log(
     Raises:
         LogFileNotFoundError: If the file does not exist (a LogValidationError and a
             FileNotFoundError).
-        LogValidationError: If the file is empty, malformed or breaks the contract.
+        LogValidationError: If the path is a folder, or the file is empty, malformed, not
+            text in ``encoding``, separated by another character, or breaks the contract.
     """
     path = Path(path)
-    frame = _read_csv(path)
+    frame = _read_csv(path, header=True, sep=sep, encoding=encoding)
     return validate_log(frame, source=str(path), behaviors=behaviors, line_offset=2)
 
 
 def read_taobao_user_behavior(
-    path: str | os.PathLike[str], *, nrows: int | None = None
+    path: str | os.PathLike[str],
+    *,
+    nrows: int | None = None,
+    sep: str = ",",
+    encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """Read the public Taobao UserBehavior.csv (headerless) into a validated contract log.
 
@@ -93,28 +105,20 @@ def read_taobao_user_behavior(
     Args:
         path: The headerless CSV (plain or compressed).
         nrows: Read only the first `nrows` lines; None reads the whole file.
+        sep, encoding: As for `read_log`.
 
     Returns:
         The validated log, indexed 0..n-1 in file order.
 
     Raises:
         LogFileNotFoundError: If the file does not exist.
-        LogValidationError: If the file is empty, malformed or breaks the contract.
+        LogValidationError: If the file is empty, malformed, starts with a header row or
+            breaks the contract.
     """
     if nrows is not None and (not isinstance(nrows, int) or nrows < 1):
         raise ValueError(f"nrows must be a positive int or None, got {nrows!r}")
     path = Path(path)
-    options = {"header": None, "names": list(LOG_COLUMNS), "index_col": False, "nrows": nrows}
-    with warnings.catch_warnings():
-        # With index_col=False pandas only warns about extra fields and drops them: refuse.
-        warnings.simplefilter("error", pd.errors.ParserWarning)
-        try:
-            frame = _read_csv(path, **options)
-        except pd.errors.ParserWarning:
-            fix = "check that this is UserBehavior.csv (user, item, category, behavior, time)"
-            raise LogValidationError(
-                f"{path}: lines have more than 5 fields. Fix: {fix}"
-            ) from None
+    frame = _read_csv(path, header=False, sep=sep, encoding=encoding, nrows=nrows)
     return validate_log(frame, source=str(path), line_offset=1)
 
 

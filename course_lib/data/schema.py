@@ -14,6 +14,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from course_lib.data.integers import (
+    INEXACT_FLOAT,
+    NOT_WHOLE,
+    TOO_LARGE,
+    to_int64,
+)
+
 LOG_COLUMNS: tuple[str, ...] = ("user_id", "item_id", "category_id", "behavior", "timestamp")
 ID_COLUMNS: tuple[str, ...] = ("user_id", "item_id", "category_id")
 TAOBAO_BEHAVIORS: tuple[str, ...] = ("pv", "fav", "cart", "buy")
@@ -80,30 +87,48 @@ def _check_columns(frame: pd.DataFrame, source: str) -> None:
     elif len(missing) == len(LOG_COLUMNS) and any(c.isdigit() for c in present):
         fix += (
             "; the first line looks like data, not a header: read the headerless Taobao "
-            "UserBehavior.csv with read_taobao_user_behavior, or add a header row"
+            "UserBehavior.csv with read_taobao_user_behavior (prepare_to_disk(..., "
+            "header=False); --format taobao on the command line), or add a header row"
         )
     problem = f"missing column(s) {missing}; the columns present are {present}"
     raise _error(source, problem, fix)
 
 
+_INT64_PROBLEMS = {
+    NOT_WHOLE: (
+        "has missing or non-integer values",
+        "ids and timestamps must be whole numbers: correct these values or drop their rows",
+    ),
+    TOO_LARGE: (
+        "has whole numbers too large for int64 (whose range is -2**63 to 2**63 - 1)",
+        "map these ids to smaller ones (e.g. with pd.factorize) or drop their rows",
+    ),
+    INEXACT_FLOAT: (
+        "holds floats of 2**53 or more, which float64 cannot hold exactly (neighbouring ids "
+        "may already have been rounded into one)",
+        "keep the column as int64 or as text, e.g. pd.read_csv(path, dtype={{{column!r}: str}}) "
+        "or read_log(path), which reads ids exactly",
+    ),
+}
+
+
 def _as_int64(frame: pd.DataFrame, column: str, source: str, offset: int | None) -> pd.Series:
-    """Coerce a column to int64, or report its missing and non-integer values."""
+    """Convert a column to int64 exactly (see `to_int64`), or report the values it cannot."""
     col = frame[column]
     if col.dtype == np.int64:
         return col
     if pd.api.types.is_datetime64_any_dtype(col):
         fix = f"convert to unix seconds: frame[{column!r}].astype('datetime64[s]').astype('int64')"
         raise _error(source, f"column {column!r} holds datetimes, not unix seconds", fix)
-    numbers = pd.to_numeric(col, errors="coerce")
-    x = numbers.to_numpy(dtype="float64", na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(x) | (x != np.round(x)) | (np.abs(x) >= 2.0**63)
-    if bad.any():
-        problem = f"column {column!r} has missing or non-integer values: "
-        problem += _offenders(frame, column, bad, offset)
-        fix = "ids and timestamps must be whole numbers: correct these values or drop their rows"
-        raise _error(source, problem, fix)
-    return numbers.astype("int64")
+    values, flags = to_int64(col)
+    problems, fixes = [], []
+    for flag, (what, fix) in _INT64_PROBLEMS.items():
+        if (bad := flags == flag).any():
+            problems.append(f"{what}: {_offenders(frame, column, bad, offset)}")
+            fixes.append(fix.format(column=column))
+    if problems:
+        raise _error(source, f"column {column!r} " + "; it ".join(problems), "; ".join(fixes))
+    return pd.Series(values, index=frame.index, name=column)
 
 
 def _as_float64(frame: pd.DataFrame, column: str, source: str, offset: int | None) -> pd.Series:
@@ -178,7 +203,8 @@ def validate_log(
 
     Raises:
         LogValidationError: For an empty frame, missing columns, missing or non-integer ids or
-            timestamps, unknown behaviors, or impossible timestamps.
+            timestamps, ones too large for int64 or held as floats of 2**53 or more (which
+            float64 may have rounded), unknown behaviors, or impossible timestamps.
     """
     behaviors = tuple(behaviors)
     if len(frame) == 0:

@@ -20,7 +20,6 @@ order) need the counts of the clean log, which only exist after cleaning. The op
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,14 +27,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from course_lib.data.io import LogFileNotFoundError
+from course_lib.data.csvfile import (
+    TEXT_DTYPES,
+    TYPED_DTYPES,
+    check_file,
+    check_layout,
+    csv_options,
+    parse_errors,
+    typed_parse_is_exact,
+)
 from course_lib.data.ondisk.codebook import Codebook
 from course_lib.data.schema import ID_COLUMNS, LOG_COLUMNS, LogValidationError, validate_log
 
-# Explicit dtypes parse fastest; a categorical behavior column costs one byte per row. Unknown
-# behaviors stay visible (the categories are not fixed), so the validator can name them.
-_TYPED = {**dict.fromkeys((*ID_COLUMNS, "timestamp"), "int64"), "behavior": "category"}
-_INFERRED = {"behavior": "category"}  # after a typed parse fails: let the validator explain
+# A categorical behavior column costs one byte per row. Unknown behaviors stay visible (the
+# categories are not fixed), so the validator can name them.
+_BEHAVIOR = {"behavior": "category"}
 _CODED = ("user", "item", "category")  # short names of the coded ID_COLUMNS
 
 
@@ -61,7 +67,13 @@ class CompactLog:
 
 
 def read_compact(
-    path: str | Path, *, behaviors: Sequence[str], chunksize: int, header: bool = True
+    path: str | Path,
+    *,
+    behaviors: Sequence[str],
+    chunksize: int,
+    header: bool = True,
+    sep: str = ",",
+    encoding: str = "utf-8",
 ) -> CompactLog:
     """Read, validate and encode a log CSV ``chunksize`` rows at a time.
 
@@ -71,33 +83,35 @@ def read_compact(
         behaviors: the allowed behaviors in funnel order.
         chunksize: rows per chunk; memory for the raw text is bounded by one chunk.
         header: whether the first line is a header.
+        sep, encoding: the field separator and the text encoding, as for `read_log`.
 
     Raises:
         LogFileNotFoundError: If the file does not exist.
-        LogValidationError: For an empty or malformed file, or a chunk that breaks the contract
-            (the message gives the file line of each offending value).
+        LogValidationError: For a folder, an empty or malformed file, or a chunk that breaks
+            the contract (the message gives the file line of each offending value).
     """
     path = Path(path)
-    if not path.is_file():
-        fix = f"check the path (relative paths start from {Path.cwd()})"
-        raise LogFileNotFoundError(f"{path}: no such file. Fix: {fix}")
+    check_file(path)
+    options = csv_options(header=header, sep=sep, encoding=encoding) | {"chunksize": chunksize}
     try:
-        return _read(path, tuple(behaviors), chunksize, header, typed=True)
+        return _read(path, tuple(behaviors), options, header, typed=True)
     except _TypedParseFailed:
-        return _read(path, tuple(behaviors), chunksize, header, typed=False)
+        return _read(path, tuple(behaviors), options, header, typed=False)
 
 
 def _read(
-    path: Path, behaviors: tuple[str, ...], chunksize: int, header: bool, typed: bool
+    path: Path, behaviors: tuple[str, ...], options: dict, header: bool, typed: bool
 ) -> CompactLog:
-    """One pass over the file, with the explicit dtypes or with inferred ones."""
+    """One pass over the file, with the ids and timestamps parsed as int64 or as text."""
     codebooks = [Codebook() for _ in ID_COLUMNS]
     funnel = pd.Index(behaviors)
     columns = {name: _Column(np.int32) for name in _CODED}
     columns["behavior"], columns["timestamp"] = _Column(np.int8), _Column(np.int64)
     first_line = 2 if header else 1
     rows = 0
-    for chunk in _chunks(path, chunksize, header, typed):
+    for chunk in _chunks(path, options, header, typed):
+        if rows == 0:
+            check_layout(chunk, path, header=header, sep=options["sep"])
         line = first_line + rows
         valid = validate_log(chunk, source=str(path), behaviors=behaviors, line_offset=line)
         for column, name, codebook in zip(ID_COLUMNS, _CODED, codebooks, strict=True):
@@ -138,36 +152,27 @@ class _Column:
         return self._buffer[: self._size]
 
 
-def _chunks(path: Path, chunksize: int, header: bool, typed: bool) -> Iterator[pd.DataFrame]:
+def _chunks(path: Path, options: dict, header: bool, typed: bool) -> Iterator[pd.DataFrame]:
     """The raw chunks, turning pandas' parse errors into messages that name the file."""
-    options: dict = {"dtype": _TYPED if typed else _INFERRED, "chunksize": chunksize}
-    if not typed:
-        options["low_memory"] = False  # one dtype per column and chunk: no mixed-type warnings
-    if not header:
-        options.update(header=None, names=list(LOG_COLUMNS), index_col=False)
-    try:
-        reader = pd.read_csv(path, **options)
-    except pd.errors.EmptyDataError:
-        fix = "check that the file was completely written or downloaded"
-        raise LogValidationError(f"{path}: the file is empty (0 bytes). Fix: {fix}") from None
+    dtype = (TYPED_DTYPES if typed else TEXT_DTYPES) | _BEHAVIOR
+    # low_memory=False after a failed typed parse: one dtype per column and chunk
+    extra = {} if typed else {"low_memory": False}
+    encoding = options["encoding"]
+    with parse_errors(path, header=header, encoding=encoding):
+        reader = pd.read_csv(path, dtype=dtype, **options, **extra)
     with reader:
         while True:
             try:
-                with warnings.catch_warnings():
-                    # Headerless, pandas only warns about lines with extra fields: refuse them.
-                    warnings.simplefilter("error", pd.errors.ParserWarning)
-                    chunk = next(reader)
-            except StopIteration:
-                return
-            except pd.errors.ParserWarning:
-                fix = "check that the columns are user, item, category, behavior, time"
-                problem = "lines have more than 5 fields"
-                raise LogValidationError(f"{path}: {problem}. Fix: {fix}") from None
-            except pd.errors.ParserError as error:
-                fix = "every line needs the same number of comma-separated fields as the first"
-                raise LogValidationError(f"{path}: not a valid CSV: {error}. Fix: {fix}") from None
+                with parse_errors(path, header=header, encoding=encoding):
+                    chunk = next(reader, None)
+            except LogValidationError:
+                raise
             except (ValueError, OverflowError):
                 if typed:
                     raise _TypedParseFailed from None
                 raise
+            if chunk is None:
+                return
+            if typed and not typed_parse_is_exact(chunk):
+                raise _TypedParseFailed
             yield chunk

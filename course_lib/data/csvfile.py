@@ -1,0 +1,166 @@
+"""Opening a behavior-log CSV: the options and checks both readers share (notebook 01).
+
+`read_log` (a whole file in memory) and the on-disk pipeline's chunked reader
+(`course_lib.data.ondisk.read`) read the same files, so they parse them with the same options
+and fail the same way, with the file's name, where in it, and the fix: a folder or a missing
+path, bytes that are not text in the expected encoding, a wrong separator, a header row where
+none is expected, lines with the wrong number of fields.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+
+from course_lib.data.integers import FLOAT_EXACT_LIMIT, OK, to_int64
+from course_lib.data.schema import ID_COLUMNS, LOG_COLUMNS, LogValidationError
+
+INTEGER_COLUMNS: tuple[str, ...] = (*ID_COLUMNS, "timestamp")
+# The fast parse: every id and timestamp straight to int64, trusted by `typed_parse_is_exact`.
+# When a value does not parse (a word, a gap, "3.5") or is not trusted, the file is read
+# again with these columns as text, which `validate_log` converts exactly or reports value
+# by value (see `course_lib.data.integers`): never through float64.
+TYPED_DTYPES = dict.fromkeys(INTEGER_COLUMNS, "int64")
+TEXT_DTYPES = dict.fromkeys(INTEGER_COLUMNS, "str")
+_SEPARATORS = (",", ";", "\t", "|")  # what a one-field line is probably separated by
+_SHOWN_FILES = 3  # CSV files named when a folder is given instead of a file
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+class LogFileNotFoundError(LogValidationError, FileNotFoundError):
+    """Raised when a log file does not exist; catchable as either parent class."""
+
+
+def check_file(path: Path) -> None:
+    """Refuse a path that is a folder or does not exist, saying which and what to pass."""
+    if path.is_dir():
+        files = sorted(p.name for p in path.iterdir() if ".csv" in p.suffixes)
+        example = f", e.g. {', '.join(str(path / f) for f in files[:_SHOWN_FILES])}"
+        fix = "pass the CSV file inside it" + (example if files else "")
+        raise LogValidationError(f"{path}: this is a folder, not a file. Fix: {fix}")
+    if not path.is_file():
+        fix = f"check the path (relative paths start from {Path.cwd()})"
+        raise LogFileNotFoundError(f"{path}: no such file. Fix: {fix}")
+
+
+def typed_parse_is_exact(frame: pd.DataFrame) -> bool:
+    """Whether the int64 columns of a fast parse hold exactly the numbers in the file.
+
+    pandas' int64 parser reads a value such as "3.0" through float64 and keeps it if whole,
+    which rounds numbers of 2**53 or more; a value below 2**53 in magnitude is exact either
+    way. So a parse whose values all stay below 2**53 is exact, and any other is read again.
+    """
+    limit = FLOAT_EXACT_LIMIT
+    return all(frame[c].between(-limit, limit, inclusive="neither").all() for c in INTEGER_COLUMNS)
+
+
+def csv_options(*, header: bool, sep: str, encoding: str) -> dict:
+    """`pd.read_csv` options of a log file with or without a header row."""
+    options: dict = {"sep": sep, "encoding": encoding}
+    if not header:  # index_col=False: extra fields warn instead of becoming an index
+        options.update(header=None, names=list(LOG_COLUMNS), index_col=False)
+    return options
+
+
+@contextmanager
+def parse_errors(path: Path, *, header: bool, encoding: str) -> Iterator[None]:
+    """Turn pandas' parse errors inside the block into LogValidationErrors naming the file."""
+    with warnings.catch_warnings():
+        if not header:  # headerless, pandas only warns about lines with extra fields: refuse
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            yield
+        except pd.errors.EmptyDataError:
+            fix = "check that the file was completely written or downloaded"
+            raise LogValidationError(f"{path}: the file is empty (0 bytes). Fix: {fix}") from None
+        except pd.errors.ParserWarning:
+            fix = "check that the columns are user, item, category, behavior, time"
+            raise LogValidationError(
+                f"{path}: lines have more than {len(LOG_COLUMNS)} fields. Fix: {fix}"
+            ) from None
+        except pd.errors.ParserError as error:
+            fix = "every line needs the same number of fields as the first"
+            raise LogValidationError(f"{path}: not a valid CSV: {error}. Fix: {fix}") from None
+        except UnicodeDecodeError as error:
+            raise _decode_error(path, encoding, error) from None
+
+
+def _decode_error(path: Path, encoding: str, error: UnicodeDecodeError) -> LogValidationError:
+    """Where the first byte that is not ``encoding`` text is, and how to read the file."""
+    where = _first_undecodable(path, encoding) or f" ({error.reason})"
+    fix = (
+        "re-save the file as UTF-8, or pass its encoding, e.g. encoding='latin-1' "
+        "(read_log, prepare_to_disk; --encoding on the command line)"
+    )
+    return LogValidationError(f"{path}: the file is not {encoding} text{where}. Fix: {fix}")
+
+
+def _first_undecodable(path: Path, encoding: str) -> str | None:
+    """' on line N (byte B: the bytes)' of the first undecodable line, or None if not found.
+
+    Lines are split at newline bytes, which no byte of a multi-byte UTF-8 character equals.
+    """
+    offset = 0
+    with _open_binary(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError as error:
+                shown = line[error.start : error.end]
+                return f" on line {number} (byte {offset + error.start:,}: {shown!r})"
+            offset += len(line)
+    return None
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed as pandas does for these suffixes."""
+    return _OPENERS.get(path.suffix, open)(path, "rb")
+
+
+def check_layout(frame: pd.DataFrame, path: Path, *, header: bool, sep: str) -> None:
+    """Refuse a file read with the wrong separator, or a header row in a headerless file.
+
+    Args:
+        frame: the file's first rows as read (id columns as text, if the fast parse failed).
+        header: whether the file was read as having a header row.
+        sep: the separator it was read with.
+    """
+    if header:
+        if len(frame.columns) == 1:
+            _check_separator(str(frame.columns[0]), path, sep)
+        return
+    if len(frame) == 0:
+        return
+    first = frame.iloc[0]
+    if first.iloc[1:].isna().all():
+        _check_separator(str(first.iloc[0]), path, sep)
+    _, flags = to_int64(first[list(INTEGER_COLUMNS)].astype(object))
+    if (flags != OK).all() and first[list(INTEGER_COLUMNS)].notna().all():
+        fix = (
+            "read it as a file with a header: read_log(path) (prepare_to_disk(..., "
+            "header=True); no --format taobao on the command line), or delete that line"
+        )
+        fields = ", ".join(repr(value) for value in first.tolist())
+        problem = f"line 1 looks like a header ({fields}), but the file was read as headerless"
+        raise LogValidationError(f"{path}: {problem}. Fix: {fix}")
+
+
+def _check_separator(field: str, path: Path, sep: str) -> None:
+    """Refuse a line read as one field that holds another likely separator."""
+    found = next((s for s in _SEPARATORS if s != sep and s in field), None)
+    if found is None:
+        return
+    fix = (
+        f"pass sep={found!r} (read_log(path, sep={found!r}), prepare_to_disk(..., "
+        f"sep={found!r}), --sep on the command line), or re-save the file with {sep!r}"
+    )
+    problem = f"line 1 is one field, {field!r}: its fields are separated by {found!r}, not {sep!r}"
+    raise LogValidationError(f"{path}: {problem}. Fix: {fix}")
