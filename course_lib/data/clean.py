@@ -161,3 +161,49 @@ def clean_log(
     clean = log[step == 0]
     report = CleaningReport(rows_in=len(log), rows_out=len(clean), dropped=dropped)
     return clean, report
+
+
+def require_rows_left(
+    report: ReportText,
+    *,
+    source: str,
+    start: TimeBound,
+    end: TimeBound,
+    min_events_per_user: int,
+    timestamps: np.ndarray,
+) -> None:
+    """Refuse a log that cleaning left empty, naming the rules that removed its rows.
+
+    `prepare` and `prepare_to_disk` call it after cleaning, before anything is built from
+    the clean log (or written to disk), so an empty log fails here, with its fix.
+
+    Args:
+        report: what cleaning removed (a `CleaningReport` or the on-disk counts).
+        source: the log's name in the message (a file path, say).
+        start, end, min_events_per_user: the cleaning arguments, as given.
+        timestamps: (N,) the log's timestamps before cleaning, in unix seconds.
+
+    Raises:
+        LogValidationError: If no row is left.
+    """
+    if report.rows_out > 0:
+        return
+    first, last = (pd.Timestamp(t, unit="s") for t in (timestamps.min(), timestamps.max()))
+    rules = {
+        "duplicate": ("", ""),
+        "outside time window": (
+            f" [start, end) = [{start!r}, {end!r})",
+            f"widen start and end (None: no bound): the log runs from {first} to {last} (UTC)",
+        ),
+        "user with too few events": (
+            f" (min_events_per_user={min_events_per_user})",
+            f"lower min_events_per_user, now {min_events_per_user}",
+        ),
+    }
+    removed, fixes = [], []
+    for reason, rows in report.counts.items():
+        if rows:
+            removed.append(f"{rows:,} as {reason!r}{rules[reason][0]}")
+            fixes.append(rules[reason][1])
+    problem = f"cleaning removed all {report.rows_in:,} rows: {'; '.join(removed)}"
+    raise LogValidationError(f"{source}: {problem}. Fix: {'; '.join(f for f in fixes if f)}")

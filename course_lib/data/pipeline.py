@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from course_lib.data.clean import CleaningReport, clean_log
+from course_lib.data.clean import CleaningReport, clean_log, require_rows_left
 from course_lib.data.dataset import BehaviorDataset
 from course_lib.data.encode import (
     Vocabularies,
@@ -84,11 +84,15 @@ def prepare(
         source: names the log in error messages (a file path, say).
     """
     behaviors = funnel(behaviors)
-    clean, report = clean_log(
-        validate_log(log, source=source, behaviors=behaviors),
+    valid = validate_log(log, source=source, behaviors=behaviors)
+    clean, report = clean_log(valid, start=start, end=end, min_events_per_user=min_events_per_user)
+    require_rows_left(
+        report,
+        source=source,
         start=start,
         end=end,
         min_events_per_user=min_events_per_user,
+        timestamps=valid["timestamp"].to_numpy(),
     )
     vocabularies = build_vocabularies(clean, behaviors=behaviors)
     encoded = encode_log(clean, vocabularies)

@@ -120,8 +120,11 @@ def draw_negatives(
         seed: a seed for a new generator, or a Generator to continue.
     """
     if num_items - NUM_RESERVED < 2:
+        known = num_items - NUM_RESERVED
         raise ValueError(
-            f"need at least 2 items to sample negatives, the vocabulary has {num_items}"
+            f"need at least 2 items to sample negatives; the log has {known} (the vocabulary's "
+            f"{num_items} indices include PAD and UNK). Fix: a log with more items, or "
+            "num_negatives=0"
         )
     rng = np.random.default_rng(seed)  # a Generator is returned as it is
     known = positives >= NUM_RESERVED  # an UNK positive excludes nothing

@@ -24,15 +24,18 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import secrets
+import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from course_lib.data.clean import TimeBound, cleaning_bounds
+from course_lib.data.clean import TimeBound, cleaning_bounds, require_rows_left
 from course_lib.data.encode import funnel
-from course_lib.data.ondisk.clean import clean_compact, write_dropped
+from course_lib.data.ondisk.clean import CleaningCounts, clean_compact, write_dropped
 from course_lib.data.ondisk.data import FORMAT_VERSION, PARTS, OnDiskData, open_sequences
 from course_lib.data.ondisk.encode import compact_vocabularies, sequence_rows, write_sequences
 from course_lib.data.ondisk.read import read_compact
@@ -55,6 +58,8 @@ def prepare_to_disk(
     seed: int = 0,
     chunksize: int = 1_000_000,
     header: bool = True,
+    sep: str = ",",
+    encoding: str = "utf-8",
     keep_dropped: bool = True,
     overwrite: bool = False,
 ) -> OnDiskData:
@@ -73,15 +78,20 @@ def prepare_to_disk(
         chunksize: rows read per chunk, and events or targets per block in later steps.
         header: False for a headerless file with the five columns in contract order, such as
             Taobao's UserBehavior.csv.
+        sep, encoding: the field separator and the text encoding, as for `read_log`.
         keep_dropped: also write the dropped rows with their reason to ``dropped.csv``
             (``cleaning.dropped()`` reads it back); the report itself keeps counts only.
-        overwrite: replace prepared data already in ``out_dir``.
+        overwrite: replace prepared data already in ``out_dir`` (its other files stay).
+
+    Everything is written into a new sibling folder first and moved into ``out_dir`` only
+    when complete, so a failure (a bad log, a log that cleaning empties) leaves nothing.
 
     Returns:
         The prepared data, opened from ``out_dir`` (``OnDiskData.open`` reopens it later).
 
     Raises:
-        LogValidationError: If the file breaks the contract (the message names file and line).
+        LogValidationError: If the file breaks the contract (the message names file and line),
+            or cleaning leaves no rows (the message names the rules and their parameters).
         FileExistsError: If ``out_dir`` is not empty and ``overwrite`` is False.
     """
     behaviors = funnel(behaviors)
@@ -89,7 +99,8 @@ def prepare_to_disk(
     for name, value, least in (("chunksize", chunksize, 1), ("num_negatives", num_negatives, 0)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
             raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
-    out = _output_folder(Path(out_dir), overwrite, keep_dropped)
+    out = Path(out_dir)
+    _check_output_folder(out, overwrite)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -98,66 +109,111 @@ def prepare_to_disk(
         seconds[name] = round(time.perf_counter() - clock, 3)
         clock = time.perf_counter()
 
-    log = read_compact(csv_path, behaviors=behaviors, chunksize=chunksize, header=header)
-    phase_done("read")
-    step, order = clean_compact(log, start=start, end=end, min_events_per_user=min_events_per_user)
-    dropped_rows = np.bincount(step, minlength=4)[1:]
-    if keep_dropped:
-        write_dropped(log, step, behaviors, out / "dropped.csv", chunksize)
-    phase_done("clean")
-    vocabularies, tables = compact_vocabularies(log, step == 0, behaviors)
-    vocabularies.save(out / "vocabularies.json")
-    rows, offsets = sequence_rows(log.user, step, order, tables["user"], len(vocabularies.user))
-    del step, order
-    item_category = write_sequences(out / "sequences", log, rows, offsets, tables, vocabularies)
-    np.save(out / "item_category.npy", item_category)
-    rows_in = len(log)
-    del log, rows  # from here on, only the memory-mapped sequences
-    phase_done("encode and sequences")
-
-    sequences = open_sequences(out)
-    split = split_by_users(sequences, splitter, chunksize)
-    for offset, part in enumerate(PARTS):
-        targets = getattr(split, part)
-        (out / part).mkdir(exist_ok=True)
-        np.save(out / part / "target.npy", targets)
-        path, num_items = out / part / "candidate.npy", len(vocabularies.item)
-        write_candidates(
-            path, sequences.item, targets, num_items, num_negatives, seed + offset, chunksize
+    with _written_in_place_of(out) as work:
+        log = read_compact(
+            csv_path,
+            behaviors=behaviors,
+            chunksize=chunksize,
+            header=header,
+            sep=sep,
+            encoding=encoding,
         )
-    phase_done("split and samples")
+        phase_done("read")
+        step, order = clean_compact(
+            log, start=start, end=end, min_events_per_user=min_events_per_user
+        )
+        dropped_rows = np.bincount(step, minlength=4)[1:]
+        rows_out = len(log) - int(dropped_rows.sum())
+        counts = CleaningCounts(len(log), rows_out, tuple(dropped_rows.tolist()))
+        require_rows_left(
+            counts,
+            source=str(csv_path),
+            start=start,
+            end=end,
+            min_events_per_user=min_events_per_user,
+            timestamps=log.timestamp,
+        )
+        if keep_dropped:
+            write_dropped(log, step, behaviors, work / "dropped.csv", chunksize)
+        phase_done("clean")
+        vocabularies, tables = compact_vocabularies(log, step == 0, behaviors)
+        vocabularies.save(work / "vocabularies.json")
+        num_users = len(vocabularies.user)
+        rows, offsets = sequence_rows(log.user, step, order, tables["user"], num_users)
+        del step, order
+        item_category = write_sequences(
+            work / "sequences", log, rows, offsets, tables, vocabularies
+        )
+        np.save(work / "item_category.npy", item_category)
+        del log, rows  # from here on, only the memory-mapped sequences
+        phase_done("encode and sequences")
 
-    meta = {
-        "format": FORMAT_VERSION,
-        "source": str(csv_path),
-        "behaviors": list(behaviors),
-        "min_events_per_user": min_events_per_user,
-        "window": [lo, hi],
-        "splitter": getattr(splitter, "__name__", repr(splitter)),
-        "num_negatives": num_negatives,
-        "seed": seed,
-        "num_events": sequences.num_events,
-        "num_users": sequences.num_users,
-        "targets": {part: len(getattr(split, part)) for part in PARTS},
-        "cleaning": {
-            "rows_in": rows_in,
-            "rows_out": sequences.num_events,
-            "dropped_rows": [int(rows) for rows in dropped_rows],
-        },
-        "seconds": seconds,
-    }
-    (out / "meta.json").write_text(json.dumps(meta, indent=1))  # last: marks the folder complete
+        sequences = open_sequences(work)
+        split = split_by_users(sequences, splitter, chunksize)
+        for offset, part in enumerate(PARTS):
+            targets = getattr(split, part)
+            (work / part).mkdir()
+            np.save(work / part / "target.npy", targets)
+            path, num_items = work / part / "candidate.npy", len(vocabularies.item)
+            write_candidates(
+                path, sequences.item, targets, num_items, num_negatives, seed + offset, chunksize
+            )
+        phase_done("split and samples")
+
+        meta = {
+            "format": FORMAT_VERSION,
+            "source": str(csv_path),
+            "behaviors": list(behaviors),
+            "min_events_per_user": min_events_per_user,
+            "window": [lo, hi],
+            "splitter": getattr(splitter, "__name__", repr(splitter)),
+            "num_negatives": num_negatives,
+            "seed": seed,
+            "num_events": sequences.num_events,
+            "num_users": sequences.num_users,
+            "targets": {part: len(getattr(split, part)) for part in PARTS},
+            "cleaning": {
+                "rows_in": counts.rows_in,
+                "rows_out": counts.rows_out,
+                "dropped_rows": list(counts.dropped_rows),
+            },
+            "seconds": seconds,
+        }
+        (work / "meta.json").write_text(json.dumps(meta, indent=1))  # marks the folder complete
     return OnDiskData.open(out)
 
 
-def _output_folder(out: Path, overwrite: bool, keep_dropped: bool) -> Path:
-    """Create ``out``, or refuse to write into a non-empty one unless overwriting."""
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            fix = "choose a new folder, or pass overwrite=True to replace its prepared data"
-            raise FileExistsError(f"{out}: the folder is not empty. Fix: {fix}")
-        (out / "meta.json").unlink(missing_ok=True)  # incomplete until the new one is written
-        if not keep_dropped:
-            (out / "dropped.csv").unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+def _check_output_folder(out: Path, overwrite: bool) -> None:
+    """Refuse to write into a non-empty folder unless overwriting, before any work."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out}: a file, not a folder. Fix: choose a folder for out_dir")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        fix = "choose a new folder, or pass overwrite=True to replace its prepared data"
+        raise FileExistsError(f"{out}: the folder is not empty. Fix: {fix}")
+
+
+@contextmanager
+def _written_in_place_of(out: Path) -> Iterator[Path]:
+    """A new sibling folder of ``out`` to write into, moved into place if the block succeeds.
+
+    On an error nothing of it is left and ``out`` is untouched, so a bad log leaves no
+    half-written folder. A new ``out`` is the sibling renamed; into an existing one, each
+    prepared file replaces its namesake (other files stay), and meta.json comes last.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
+    work.mkdir()  # mkdir, not tempfile: the folder gets the usual permissions
+    try:
+        yield work
+        if not out.exists():
+            work.rename(out)
+            return
+        (out / "meta.json").unlink(missing_ok=True)  # incomplete until the new one is in
+        (out / "dropped.csv").unlink(missing_ok=True)  # an old one would not match
+        for entry in sorted(work.iterdir(), key=lambda path: path.name == "meta.json"):
+            target = out / entry.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            entry.replace(target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
