@@ -13,13 +13,18 @@ rank 0 alone prints, evaluates the test set and writes the files.
 from __future__ import annotations
 
 import argparse
+import codecs
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import pandas as pd
+import torch
 
 from course_lib.bundled import bundled_window, load_bundled_log, simulate_bundled
 from course_lib.checkpoint import ARCHITECTURES, ENCODERS, build_model, save_checkpoint
@@ -30,7 +35,9 @@ from course_lib.data import (
     make_loader,
     prepare,
     read_log,
+    read_taobao_user_behavior,
 )
+from course_lib.data.csvfile import check_file
 from course_lib.distributed import (
     Distributed,
     DistributedSetupError,
@@ -48,6 +55,57 @@ from course_lib.training.trainer import LR_SCHEDULES, fit
 MONITOR = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse", "ranking": "MRR"}
 TASK_NAMES = list(standard_tasks(1, 1, 1))  # only the names: sizes come from the data
 NUM_NEGATIVES = 4  # sampled negative candidates per true next item
+FORMATS = ("csv", "taobao")  # --format: a CSV with a header, or Taobao's headerless file
+
+
+def positive_int(value: str | int) -> int:
+    """argparse type: a whole number of at least 1 (text from the command line, or a number)."""
+    number = _whole_number(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not a positive whole number (1 or more)")
+    return number
+
+
+def non_negative_int(value: str | int) -> int:
+    """argparse type: a whole number of at least 0."""
+    number = _whole_number(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{number} is negative; use 0 or more")
+    return number
+
+
+def positive_float(value: str | float) -> float:
+    """argparse type: a finite number above 0 (no nan, no inf)."""
+    number = _number(value)
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"{number} is not a finite number above 0")
+    return number
+
+
+def decay(value: str | float) -> float:
+    """argparse type: a number strictly between 0 and 1, such as a moving average's decay."""
+    number = _number(value)
+    if not 0 < number < 1:
+        raise argparse.ArgumentTypeError(f"{number}: choose a value between 0 and 1, e.g. 0.999")
+    return number
+
+
+def _whole_number(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+
+
+def _number(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
 
 
 def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
@@ -69,14 +127,14 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
         default="click,buy,next_behavior",
         help=f"comma-separated, of {TASK_NAMES}; the first picks the best epoch",
     )
-    add("--epochs", type=int, default=3, help="maximum number of epochs")
+    add("--epochs", type=positive_int, default=3, help="maximum number of epochs")
     add(
         "--batch-size",
-        type=int,
+        type=positive_int,
         default=512,
         help="samples per step; under torchrun, over all processes together",
     )
-    add("--lr", type=float, default=1e-3, help="Adam learning rate (at the start)")
+    add("--lr", type=positive_float, default=1e-3, help="Adam learning rate (at the start)")
     add(
         "--lr-schedule",
         default="constant",
@@ -85,7 +143,7 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
     )
     add(
         "--ema-decay",
-        type=float,
+        type=decay,
         help="validate and keep a moving average of the weights that remembers about "
         "1 / (1 - EMA_DECAY) steps, e.g. 0.999; unset: the weights themselves",
     )
@@ -95,17 +153,35 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
         help="click and buy logits add log p(next item = candidate) from the next_item task, "
         "with a learned weight (needs next_item in --tasks)",
     )
-    add("--max-len", type=int, default=20, help="events of history per sample")
-    add("--embed-dim", type=int, default=32, help="embedding size D")
-    add("--hidden-dim", type=int, default=32, help="encoder state size H")
-    add("--seed", type=int, default=0, help="seed of sampling, initialisation and shuffling")
+    add("--max-len", type=positive_int, default=20, help="events of history per sample")
+    add("--embed-dim", type=positive_int, default=32, help="embedding size D")
+    add("--hidden-dim", type=positive_int, default=32, help="encoder state size H")
+    add(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed of sampling, initialisation and shuffling",
+    )
     add(
         "--device",
         default="auto",
         help="cpu, cuda, cuda:1, mps, or auto (the fastest); under torchrun: auto, cuda or cpu",
     )
-    add("--max-steps-per-epoch", type=int, help="cap the batches of an epoch, for quick runs")
-    add("--data", help="behavior log CSV with a header row (default: the bundled log)")
+    add(
+        "--max-steps-per-epoch",
+        type=positive_int,
+        help="cap the batches of an epoch, for quick runs",
+    )
+    add("--data", help="behavior log CSV (default: the bundled log)")
+    add(
+        "--format",
+        choices=FORMATS,
+        default="csv",
+        help="csv: a header row names the columns; taobao: no header, the five columns in "
+        "contract order with Taobao's behaviors (UserBehavior.csv)",
+    )
+    add("--sep", default=",", help="the field separator of --data, e.g. ';'")
+    add("--encoding", default="utf-8", help="the text encoding of --data, e.g. latin-1")
     add(
         "--behaviors",
         default=",".join(TAOBAO_BEHAVIORS),
@@ -121,25 +197,59 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parse the command line; ``--config`` options become the defaults of a second pass."""
+    """Parse and check the command line before any work; a bad option exits with status 2.
+
+    ``--config`` options become the defaults of a second pass. argparse applies an option's
+    type only to a default that is text, so numbers from the file are passed as text: they
+    go through the same checks as the command line's.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.config:
-        try:
-            options = json.loads(Path(args.config).read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            parser.error(f"--config {args.config}: {error}")
-        options = {key.replace("-", "_"): value for key, value in options.items()}
-        unknown = sorted(options.keys() - vars(args).keys())
-        if unknown:
-            parser.error(f"--config {args.config}: unknown options {unknown}")
-        args = build_parser(options).parse_args(argv)
-    # defaults from a file skip argparse's checks: check every choice here
-    args.tasks = args.tasks.split(",") if isinstance(args.tasks, str) else list(args.tasks)
-    if isinstance(args.behaviors, str):
-        args.behaviors = args.behaviors.split(",")
-    args.behaviors = [str(behavior).strip() for behavior in args.behaviors]
-    choosable = {"architecture": ARCHITECTURES, "encoder": ENCODERS, "lr_schedule": LR_SCHEDULES}
+        args = build_parser(_config_options(parser, args)).parse_args(argv)
+    args.tasks = _names(parser, "--tasks", args.tasks)
+    args.behaviors = _names(parser, "--behaviors", args.behaviors)
+    _check_choices(parser, args)
+    _check_device(parser, args.device)
+    _check_files(parser, args)
+    return args
+
+
+def _config_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+    """The options of the ``--config`` JSON file, keyed by destination, numbers as text."""
+    try:
+        options = json.loads(Path(args.config).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        parser.error(f"--config {args.config}: {error}")
+    if not isinstance(options, dict):
+        parser.error(f"--config {args.config}: not a JSON object of option names and values")
+    options = {key.replace("-", "_"): value for key, value in options.items()}
+    unknown = sorted(options.keys() - vars(args).keys())
+    if unknown:
+        parser.error(f"--config {args.config}: unknown options {unknown}")
+    numbers = {k: str(v) for k, v in options.items() if type(v) in (int, float)}  # not bools
+    return options | numbers
+
+
+def _names(parser: argparse.ArgumentParser, flag: str, value: str | list) -> list[str]:
+    """A comma-separated list of names (or a list from --config): none empty, none twice."""
+    names = [str(name).strip() for name in (value.split(",") if isinstance(value, str) else value)]
+    if "" in names or not names:
+        parser.error(f"{flag} {value!r}: an empty name; give names separated by commas")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        parser.error(f"{flag} {','.join(names)}: {repeated} given more than once")
+    return names
+
+
+def _check_choices(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Choices (argparse skips them for values from --config) and options that go together."""
+    choosable = {
+        "architecture": ARCHITECTURES,
+        "encoder": ENCODERS,
+        "lr_schedule": LR_SCHEDULES,
+        "format": FORMATS,
+    }
     for name, choices in choosable.items():
         if getattr(args, name) not in choices:
             flag = "--" + name.replace("_", "-")
@@ -147,11 +257,57 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     unknown = [name for name in args.tasks if name not in TASK_NAMES]
     if unknown:
         parser.error(f"--tasks: unknown task(s) {unknown}; choose from {TASK_NAMES}")
-    if args.ema_decay is not None and not 0 < args.ema_decay < 1:
-        parser.error(f"--ema-decay {args.ema_decay}: choose a value between 0 and 1, e.g. 0.999")
     if args.next_item_prior and "next_item" not in args.tasks:
         parser.error(f"--next-item-prior needs next_item in --tasks; got {args.tasks}")
-    return args
+    if args.format == "taobao" and tuple(args.behaviors) != TAOBAO_BEHAVIORS:
+        parser.error(
+            f"--format taobao reads Taobao's behaviors {','.join(TAOBAO_BEHAVIORS)}; "
+            f"--behaviors {','.join(args.behaviors)} does not apply (leave it out)"
+        )
+
+
+def _check_device(parser: argparse.ArgumentParser, option: str) -> None:
+    """Refuse a device name torch does not know, or a device this machine lacks."""
+    if option == "auto":
+        return
+    choose = "choose cpu, cuda, cuda:N, mps or auto (the fastest available)"
+    try:
+        device = torch.device(option)
+    except (RuntimeError, TypeError):
+        parser.error(f"--device {option!r}: not a device; {choose}")
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if device.type not in available:
+        parser.error(f"--device {option!r}: {choose}")
+    if not available[device.type]:
+        parser.error(f"--device {option}: this machine has no {device.type} device; {choose}")
+    count = torch.cuda.device_count() if device.type == "cuda" else 1
+    if device.index is not None and device.index >= count:
+        parser.error(f"--device {option}: this machine has {count} {device.type} device(s)")
+
+
+def _check_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--data must be a readable file's name and format, --out a folder that can be written."""
+    if args.data:
+        try:
+            check_file(Path(args.data))
+        except LogValidationError as error:
+            parser.error(f"--data {error}")
+    if not args.sep:
+        parser.error("--sep '': give the field separator, e.g. ',' or ';'")
+    try:
+        codecs.lookup(args.encoding)
+    except LookupError:
+        parser.error(f"--encoding {args.encoding!r}: unknown; e.g. utf-8, latin-1 or cp1252")
+    out = Path(args.out).absolute()
+    existing = next(folder for folder in (out, *out.parents) if folder.exists())
+    if not existing.is_dir():
+        parser.error(f"--out {args.out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        parser.error(f"--out {args.out}: {existing} is not writable; choose another folder")
 
 
 def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict | None:
@@ -165,7 +321,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
     if parallel is not None:  # fail before the data work, with the option's name
         per_process_batch_size(args.batch_size, parallel.world_size)
     behaviors = tuple(args.behaviors)
-    log = read_log(args.data, behaviors=behaviors) if args.data else load_bundled_log()
+    log = read_data(args) if args.data else load_bundled_log()
     window = (None, None) if args.data else bundled_window()
     prepared = prepare(
         log,
@@ -176,6 +332,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         seed=args.seed,
         source=args.data or "the bundled log",
     )
+    require_samples(prepared, args.data or "the bundled log")
     vocab = prepared.vocabularies
     known = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
     tasks = [known[name] for name in args.tasks]
@@ -250,6 +407,29 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         metrics=test,
     )
     return report
+
+
+def read_data(args: argparse.Namespace) -> pd.DataFrame:
+    """The log of ``--data``, read as ``--format``, ``--sep`` and ``--encoding`` say."""
+    text = {"sep": args.sep, "encoding": args.encoding}
+    if args.format == "taobao":
+        return read_taobao_user_behavior(args.data, **text)
+    return read_log(args.data, behaviors=tuple(args.behaviors), **text)
+
+
+def require_samples(prepared: PreparedData, source: str) -> None:
+    """Refuse a log whose split leaves a part without samples: nothing to train or judge on."""
+    empty = [
+        part for part in ("train", "valid", "test") if len(getattr(prepared, part).click) == 0
+    ]
+    if empty:
+        users = prepared.sequences.num_users
+        raise LogValidationError(
+            f"{source}: the split leaves no {' and no '.join(empty)} samples ({users} user(s) "
+            f"after cleaning, {prepared.sequences.num_events} event(s)). Fix: use a larger log; "
+            f"each user's last two events become the test and validation targets, so a user "
+            f"needs at least 3 events to give a training sample"
+        )
 
 
 def bayes_limit_report(test: dict[str, dict[str, float]], prepared: PreparedData) -> dict:
