@@ -117,6 +117,10 @@ class Browser:
     chromedriver: Path
 
 
+# The tab of a document with unsaved changes carries JupyterLab's jp-mod-dirty class.
+DIRTY_JS = "return document.querySelectorAll('.lm-TabBar-tab.jp-mod-dirty').length > 0;"
+
+
 def load_course() -> ModuleType:
     """Import course.py (a script at the repository root) for its lab_command()."""
     spec = importlib.util.spec_from_file_location("course", ROOT / "course.py")
@@ -380,6 +384,15 @@ def browser_check(
     if problems:  # what a learner sees on opening the notebook, before running anything
         raise CheckFailed("the notebook as opened:\n  " + "\n  ".join(problems))
     print("ok   the stored outputs, as opened, show no error")
+    # The kernel's first reply fills in the notebook's language_info: a stored notebook missing
+    # part of it is marked unsaved as soon as it opens, and a learner is asked to save it.
+    time.sleep(1)
+    if driver.execute_script(DIRTY_JS):
+        raise CheckFailed(
+            "opening the notebook marked it unsaved: its stored metadata is incomplete; "
+            "rebuild it with python3 course.py notebooks"
+        )
+    print("ok   opening the notebook leaves it saved (complete metadata)")
 
     click_menu(driver, "Edit", "Clear Outputs of All Cells")
     # The stored outputs go first, so that what is judged below comes from this run.
