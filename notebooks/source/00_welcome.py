@@ -24,6 +24,7 @@
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
+from tqdm.auto import tqdm
 
 from course_lib import environment_report, load_bundled_log
 from course_lib.exercises import welcome
@@ -105,6 +106,24 @@ plt.show()
 
 # %%
 assert behavior_share["pv"] > 0.8 and behavior_share["buy"] < 0.05
+
+# %% [markdown]
+# Cells that take more than a few seconds (training models, mostly) show a **progress bar**, so
+# you can tell a busy cell from a stuck one. This quick one counts, for each behavior, how many
+# users ever did it: buying is rare per event, yet about half of the users buy something at some point.
+
+# %%
+users_per_behavior = {}
+for behavior in tqdm(["pv", "fav", "cart", "buy"], desc="counting users per behavior"):
+    users_per_behavior[behavior] = log.loc[log["behavior"] == behavior, "user_id"].nunique()
+users_per_behavior = pd.Series(users_per_behavior, name="users")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+users_per_behavior
+
+# %%
+assert 0.45 < users_per_behavior["buy"] / users_per_behavior["pv"] < 0.55  # "about half"
 
 # %% [markdown]
 # ## Summary
