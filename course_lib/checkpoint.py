@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -49,6 +51,29 @@ ENCODERS: dict[str, type[SequenceEncoder]] = {
     "cnn": CNNEncoder,
     "attention": SelfAttentionEncoder,
 }
+
+
+# The entries save_checkpoint writes; a file without them is not one of its checkpoints.
+CHECKPOINT_KEYS = ("architecture", "config", "encoder", "tasks", "vocabularies", "state_dict")
+_RETRAIN = (
+    "train a model with `python -m course_lib train --out FOLDER` (it writes FOLDER/model.pt)"
+)
+_EDITED = "the file was edited or written by another version of course_lib; retrain and save it"
+# What torch.load raises for a file that is truncated, empty or not a torch file at all.
+_UNREADABLE = (
+    RuntimeError,
+    EOFError,
+    OSError,
+    ValueError,
+    IndexError,
+    KeyError,
+    zipfile.BadZipFile,
+)
+
+
+class CheckpointError(ValueError):
+    """A file that is not a checkpoint this version can load: truncated, empty, foreign, unsafe
+    (it holds code) or edited. The message names the file and the fix."""
 
 
 class LoadedModel(NamedTuple):
@@ -125,32 +150,82 @@ def load_checkpoint(
         vocabularies: the vocabularies your data was encoded with; if given, they must be the
             checkpoint's own, or a ValueError says which one differs and how.
         device: where to put the model.
+
+    Raises:
+        FileNotFoundError: If there is no file at ``path``.
+        CheckpointError: If the file is a folder, truncated, empty, not a torch file, not a
+            checkpoint of ``save_checkpoint``, holds code, or was edited (a ValueError).
+        ValueError: If ``vocabularies`` differ from the checkpoint's.
     """
-    if not Path(path).is_file():
-        raise FileNotFoundError(
-            f"{path}: no such checkpoint. Fix: check the path, or train a model with "
-            "`python -m course_lib train --out FOLDER` (it writes FOLDER/model.pt)"
-        )
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    saved = Vocabularies.from_dict(checkpoint["vocabularies"])
+    path = Path(path)
+    checkpoint = _read_checkpoint(path)
+    try:
+        saved = Vocabularies.from_dict(checkpoint["vocabularies"])
+        tasks = [Task(**task) for task in checkpoint["tasks"]]
+        config = MultiTaskConfig(**checkpoint["config"])
+    except (TypeError, ValueError, KeyError) as error:
+        raise CheckpointError(
+            f"{path}: its vocabularies, tasks or config cannot be read ({error!r}). "
+            f"Fix: {_EDITED} again"
+        ) from error
     if vocabularies is not None:
         _check_same_vocabularies(saved, vocabularies)
-    tasks = [Task(**task) for task in checkpoint["tasks"]]
     try:
-        config = MultiTaskConfig(**checkpoint["config"])
         placeholder = torch.zeros(config.num_items, dtype=torch.long)  # loaded with the weights
         model = build_model(
             checkpoint["architecture"], config, checkpoint["encoder"], tasks, placeholder
         )
         model.load_state_dict(checkpoint["state_dict"])
     except (TypeError, ValueError, RuntimeError) as error:
-        raise ValueError(
+        raise CheckpointError(
             f"{path}: the saved weights do not fit the saved {checkpoint['architecture']!r} "
-            f"config {checkpoint['config']}: {error}. Fix: the file was edited or written by "
-            "another version of course_lib; retrain and save it again"
+            f"config {checkpoint['config']}: {error}. Fix: {_EDITED} again"
         ) from error
     model.to(device).eval()
-    return LoadedModel(model, config, tasks, saved, checkpoint["metrics"])
+    return LoadedModel(model, config, tasks, saved, checkpoint.get("metrics"))
+
+
+def _read_checkpoint(path: Path) -> dict:
+    """``torch.load(path, weights_only=True)`` of a checkpoint, or an error naming the file.
+
+    ``weights_only=True`` unpickles only tensors and plain containers, so a file that holds
+    code is refused instead of running it.
+    """
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a folder, not a checkpoint. Fix: pass {path / 'model.pt'}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint. Fix: check the path, or {_RETRAIN}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        refused = _first_sentence(str(error).partition("WeightsUnpickler error:")[2])
+        raise CheckpointError(
+            f"{path}: holds objects other than tensors and plain data, which could run code "
+            f"when loaded, so it was not loaded ({refused}). Fix: load only checkpoints "
+            f"written by save_checkpoint; or {_RETRAIN}"
+        ) from error
+    except _UNREADABLE as error:
+        said = f"{type(error).__name__} {_first_sentence(str(error))!r}"
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({path.stat().st_size:,} bytes; torch.load "
+            f"raised {said}). Fix: the file is truncated, empty or not a torch file: copy it "
+            f"again, or {_RETRAIN}"
+        ) from error
+    missing = [
+        key for key in CHECKPOINT_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint
+    ]
+    if missing:
+        raise CheckpointError(
+            f"{path}: a torch file, but not a course_lib checkpoint: it lacks {missing}. Fix: "
+            f"load files written by save_checkpoint; or {_RETRAIN}"
+        )
+    return checkpoint
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of an error's text: torch's run to many lines of advice."""
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return line.split(". ")[0].rstrip(".")
 
 
 def _check_same_vocabularies(saved: Vocabularies, given: Vocabularies) -> None:

@@ -7,7 +7,13 @@ import dataclasses
 import pytest
 import torch
 
-from course_lib.checkpoint import ARCHITECTURES, build_model, load_checkpoint, save_checkpoint
+from course_lib.checkpoint import (
+    ARCHITECTURES,
+    CheckpointError,
+    build_model,
+    load_checkpoint,
+    save_checkpoint,
+)
 from course_lib.data import TAOBAO_BEHAVIORS, Vocabularies, Vocabulary
 from course_lib.models.multitask_base import MultiTaskConfig
 from course_lib.tasks import standard_tasks
@@ -126,3 +132,25 @@ def test_round_trip_keeps_the_next_item_prior(tmp_path) -> None:
         expected, actual = model(batch), loaded.model(batch)
     for name in expected:
         torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=0)
+
+
+class _RunsCodeWhenUnpickled:
+    """Unpickling this calls Path.write_text: the kind of object weights_only=True refuses."""
+
+    def __init__(self, marker) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (type(self.marker).write_text, (self.marker, "the code ran"))
+
+
+def test_a_file_holding_code_is_refused_without_running_it(tmp_path) -> None:
+    save(tmp_path / "model.pt", make_model())
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    marker = tmp_path / "marker.txt"
+    checkpoint["metrics"] = _RunsCodeWhenUnpickled(marker)
+    torch.save(checkpoint, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match="could run code when loaded") as error:
+        load_checkpoint(tmp_path / "model.pt")
+    assert str(tmp_path / "model.pt") in str(error.value)
+    assert not marker.exists()
