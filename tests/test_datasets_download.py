@@ -319,11 +319,33 @@ def test_movielens_wrong_checksum_leaves_nothing_in_the_cache(
     assert leftovers(tmp_path / "movielens") == []
 
 
-def test_movielens_corrupt_archive_is_a_clear_error(server: FileServer, tmp_path: Path) -> None:
+def test_movielens_corrupt_archive_is_a_clear_error_and_leaves_the_cache(
+    server: FileServer, tmp_path: Path
+) -> None:
     broken = ARCHIVES["100k"][:-40]  # the zip's central directory is at its end
     server.files["/ml-100k.zip"] = broken
-    with pytest.raises(CorruptArchiveError, match=r"ml-100k\.zip: not a readable zip archive"):
-        load_movielens(cache_dir=tmp_path, url=server.url("/ml-100k.zip"), sha256=sha256(broken))
+    options = {"cache_dir": tmp_path, "url": server.url("/ml-100k.zip"), "progress": False}
+    for attempt in (1, 2):  # the retry downloads again instead of failing on the cached file
+        with pytest.raises(
+            CorruptArchiveError, match=r"ml-100k\.zip: not a readable zip"
+        ) as error:
+            load_movielens(sha256=sha256(broken), **options)
+        assert "deleted from the cache" in str(error.value)
+        assert leftovers(tmp_path / "movielens") == []
+        assert server.requests["/ml-100k.zip"] == attempt
+    server.files["/ml-100k.zip"] = ARCHIVES["100k"]  # the server's file is mended
+    assert len(load_movielens(sha256=sha256(ARCHIVES["100k"]), **options)) == len(RATINGS)
+
+
+@pytest.mark.parametrize("digest", ["abc", "0" * 63, "g" * 64, "0" * 64 + " "])
+def test_a_malformed_checksum_is_refused_before_any_download(
+    server: FileServer, tmp_path: Path, digest: str
+) -> None:
+    url, _ = serve_movielens(server, "100k")
+    with pytest.raises(ValueError, match="not a SHA-256 checksum") as error:
+        load_movielens(cache_dir=tmp_path, url=url, sha256=digest, progress=False)
+    assert repr(digest) in str(error.value) and "64 hexadecimal digits" in str(error.value)
+    assert server.requests["/ml-100k.zip"] == 0
 
 
 def test_movielens_archive_without_a_member_names_it(server: FileServer, tmp_path: Path) -> None:

@@ -15,19 +15,23 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import re
 import secrets
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from tqdm.auto import tqdm
 
-from course_lib.datasets.errors import ChecksumError, DownloadError
+from course_lib.datasets.errors import ChecksumError, CorruptArchiveError, DownloadError
 
 _BLOCK = 1 << 16  # bytes read per step; also the progress bar's granularity
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 # What a network failure looks like: urlopen wraps refusals and DNS errors in URLError, reads
 # raise the socket's own errors, and http.client raises its own on a broken response.
 _NETWORK_ERRORS = (
@@ -45,6 +49,18 @@ class RemoteFile:
 
     url: str
     sha256: str
+
+    def __post_init__(self) -> None:
+        """Refuse a malformed checksum now, before any download rather than after it."""
+        if not isinstance(self.sha256, str) or not _SHA256.fullmatch(self.sha256):
+            length = (
+                f"{len(self.sha256)} characters" if isinstance(self.sha256, str) else "not text"
+            )
+            raise ValueError(
+                f"sha256={self.sha256!r} for {self.url}: not a SHA-256 checksum ({length}; one is "
+                "64 hexadecimal digits). Fix: copy the whole digest, e.g. from `sha256sum FILE` "
+                "or the data set's page"
+            )
 
     @property
     def filename(self) -> str:
@@ -166,3 +182,19 @@ def _offline_message(
             f"so it was not used"
         )
     return message
+
+
+@contextmanager
+def removed_if_corrupt(path: Path) -> Iterator[None]:
+    """Delete ``path`` from the cache if reading it in the block finds it corrupt.
+
+    A damaged archive whose checksum was given (a mirror's, say) would otherwise stay in the
+    cache and fail every later load without a new download.
+    """
+    try:
+        yield
+    except CorruptArchiveError as error:
+        path.unlink(missing_ok=True)
+        raise CorruptArchiveError(
+            f"{error}. It was deleted from the cache, so the next load downloads it again"
+        ) from None

@@ -34,7 +34,7 @@ import pandas as pd
 from course_lib.data.schema import LogValidationError, validate_log
 from course_lib.datasets.archive import read_zip_member
 from course_lib.datasets.cache import get_cache_dir
-from course_lib.datasets.download import RemoteFile, download_file
+from course_lib.datasets.download import RemoteFile, download_file, removed_if_corrupt
 from course_lib.datasets.errors import DatasetNotFoundError
 
 MOVIELENS_BEHAVIORS: tuple[str, ...] = ("rate", "like")
@@ -90,7 +90,9 @@ def load_movielens(
     Raises:
         DownloadError, ChecksumError: the archive could not be downloaded or is not the
             expected file (the messages say how to place it by hand).
-        CorruptArchiveError: the cached archive is damaged or lacks a file.
+        CorruptArchiveError: the cached archive is damaged or lacks a file (it is deleted,
+            so the next call downloads it again).
+        ValueError: ``sha256`` is not 64 hexadecimal digits (checked before any download).
         DatasetNotFoundError: ``download=False`` and the archive is not in the cache.
     """
     if size not in MOVIELENS_FILES:
@@ -106,7 +108,8 @@ def load_movielens(
             f"it at {destination}"
         )
     archive = download_file(remote, destination, progress=progress)
-    ratings, genre, source = _READERS[size](archive)
+    with removed_if_corrupt(archive):
+        ratings, genre, source = _READERS[size](archive)
     return _to_log(ratings, genre, like_threshold, source)
 
 
