@@ -52,6 +52,10 @@ class BehaviorDataset(Dataset):
             example[name] = torch.as_tensor(getattr(self.samples, name)[index])
         return example
 
+    def labels(self, name: str) -> np.ndarray:
+        """(N,) one label (a ``Samples`` field, e.g. "buy") of every sample, without batches."""
+        return getattr(self.samples, name)
+
     def batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
         """Many examples at once, padded: the same as ``collate_batch`` of ``self[i]`` for
         each index, built with one gather per field instead of a Python loop.
@@ -106,6 +110,10 @@ class _Batches(Dataset):
 
     def __getitem__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         return self.dataset.batch(indices)
+
+    def labels(self, name: str) -> np.ndarray:
+        """The dataset's labels, for code that holds only the loader (``fit``'s checks)."""
+        return self.dataset.labels(name)
 
 
 def collate_batch(examples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

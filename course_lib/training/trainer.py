@@ -12,7 +12,8 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Collection, Sequence
+import warnings
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -35,6 +36,9 @@ if TYPE_CHECKING:  # only for the annotation: course_lib.distributed imports the
     from course_lib.distributed import Distributed
 
 MINIMISED = {"log_loss", "rmse"}  # lower is better; every other metric: higher is better
+# A binary task with fewer positives in the validation set gets a warning: its validation
+# metrics (AUC above all) then swing with one or two samples, and so would the best epoch.
+MIN_VALID_POSITIVES = 10
 LR_SCHEDULES = ("constant", "cosine")  # how the learning rate moves over the planned steps
 POSTFIX_EVERY = 20  # steps between progress-bar loss updates (each waits for the device)
 
@@ -187,12 +191,18 @@ def fit(
             ``train_loader`` yields the global batches and each process trains on its slice,
             in ``DistributedDataParallel``; rank 0 validates and every process gets its metrics.
             None: a single process.
+
+    Warns:
+        UserWarning: for each binary task with fewer than ``MIN_VALID_POSITIVES`` positives
+            in the validation set, before training (see ``warn_few_positives``).
     """
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule={lr_schedule!r}: choose from {list(LR_SCHEDULES)}")
     if ema_decay is not None and not 0 < ema_decay < 1:
         raise ValueError(f"ema_decay={ema_decay}: choose a value between 0 and 1, e.g. 0.999")
     start = time.perf_counter()
+    if distributed is None or distributed.is_main:  # rank 0 validates
+        warn_few_positives(tasks, valid_loader)
     set_seed(seed)
     device = get_device() if device is None else torch.device(device)
     loss_fn = MultiTaskLoss(tasks, weighting)
@@ -268,6 +278,45 @@ def fit(
         model.load_state_dict(best_state)
     seconds, diagnostics = time.perf_counter() - start, pd.DataFrame(diagnostics)
     return FitResult(pd.DataFrame(rows), best_epoch, best_score, seconds, diagnostics)
+
+
+def warn_few_positives(tasks: Sequence[Task], valid_loader: Collection[Batch]) -> None:
+    """Warn (UserWarning) for each binary task with fewer than MIN_VALID_POSITIVES positives
+    in the validation set: early stopping on its metrics would chase noise."""
+    binary = [task for task in tasks if task.kind == "binary"]
+    for task, (positives, samples) in count_positives(binary, valid_loader).items():
+        if positives < MIN_VALID_POSITIVES:
+            warnings.warn(
+                f"task {task.name!r}: the validation set holds {positives} positive(s) among "
+                f"{samples:,} samples, fewer than MIN_VALID_POSITIVES = {MIN_VALID_POSITIVES}: "
+                "its validation metrics are mostly noise, and so is a best epoch or an early "
+                "stop chosen by them. Fix: a larger validation set (more users, or a longer "
+                "validation window with time_cut), or monitor another task",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
+def count_positives(
+    tasks: Sequence[Task], loader: Collection[Batch]
+) -> dict[Task, tuple[int, int]]:
+    """(positives, samples) of each binary task among the samples that carry its label.
+
+    Read from the label arrays of the loader's dataset when it has them (``make_loader``'s
+    loaders: ``BehaviorDataset.labels``), else counted in one pass over the batches.
+    """
+    labels = getattr(getattr(loader, "dataset", None), "labels", None)
+    batches: Iterable[Batch] = loader
+    if callable(labels):
+        names = {task.label for task in tasks} | {"click"}  # click: the mask of only_positives
+        batches = [{name: torch.as_tensor(labels(name)) for name in names}]
+    counts = dict.fromkeys(tasks, (0, 0))
+    for batch in batches:
+        for task in tasks:
+            label = batch[task.label][task.sample_mask(batch)]
+            positives, samples = counts[task]
+            counts[task] = (positives + int((label > 0.5).sum()), samples + label.numel())
+    return counts
 
 
 def mixed_precision_dtype(

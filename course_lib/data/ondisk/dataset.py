@@ -19,6 +19,8 @@ from course_lib.data.samples import Samples
 from course_lib.data.sequences import Sequences
 from course_lib.data.vocab import NUM_RESERVED
 
+_LABEL_BLOCK = 1 << 20  # samples per block in `OnDiskDataset.labels`: bounded memory
+
 
 class OnDiskDataset(Dataset):
     """The samples of one part, read lazily; batches equal `BehaviorDataset`'s.
@@ -75,6 +77,13 @@ class OnDiskDataset(Dataset):
             "next_item": np.asarray(self.sequences.item[target], dtype=np.int64),
             "next_category": np.asarray(self.sequences.category[target], dtype=np.int64),
         }
+
+    def labels(self, name: str) -> np.ndarray:
+        """(N,) one label (a ``Samples`` field, e.g. "buy") of every sample, as `make_samples`
+        makes it; computed ``_LABEL_BLOCK`` samples at a time, without reading histories."""
+        starts = range(0, max(len(self), 1), _LABEL_BLOCK)
+        blocks = (np.arange(b, min(b + _LABEL_BLOCK, len(self))) for b in starts)
+        return np.concatenate([self.fields(block)[name] for block in blocks])
 
     def samples(self, indices: Sequence[int] | np.ndarray | None = None) -> Samples:
         """Some samples (all by default) as an in-memory `Samples`, as `make_samples` makes
