@@ -386,3 +386,17 @@ def test_build_refuses_a_checked_output_that_depends_on_numerics(
     out = capsys.readouterr().out
     assert "FAILED" in out and "depends on floating-point rounding" in out
     assert not (notebook_dir / "01_moving.ipynb").exists()
+
+
+def test_progress_bar_widgets_are_not_stored() -> None:
+    """A stored widget would show its creation state (a bar stuck at 0%); text stays."""
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("for _ in tqdm(range(3)): pass\nprint('done')")
+    bar = {bn.WIDGET_VIEW: {"model_id": "abc"}, "text/plain": "  0%|          | 0/3"}
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data=bar),
+        nbformat.v4.new_output("stream", name="stdout", text="done\n"),
+    ]
+    notebook.cells = [cell, nbformat.v4.new_markdown_cell("text")]
+    kept = bn.drop_widget_outputs(notebook).cells[0].outputs
+    assert [output.output_type for output in kept] == ["stream"]

@@ -67,6 +67,7 @@ ALTERNATE_NUMERICS = {
     "ONEDNN_MAX_CPU_ISA": "AVX2",
     "OMP_NUM_THREADS": "1",
 }
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 CHECK_MARKER, CHECK_TAG = "# NBVAL_CHECK_OUTPUT", "nbval-check-output"
 # One verdict line printed by course_lib.exercises.check, e.g. "Exercise 1.2: correct."
 VERDICT = re.compile(r"^Exercise (\S+): (correct\.|not done yet|not quite)", re.MULTILINE)
@@ -284,10 +285,19 @@ def execute(
         record_timing=False,
         store_widget_state=False,
     ).execute(env={**os.environ, **(numerics or {})})
+    return drop_widget_outputs(notebook)
+
+
+def drop_widget_outputs(notebook: NotebookNode) -> NotebookNode:
+    """Remove the outputs that display a widget, such as a tqdm progress bar.
+
+    A widget's view points at a model whose state is not stored, and its text is the widget as
+    it was created (a bar at 0%): stored, it would show a stuck bar. A learner who runs the
+    cell sees the live widget.
+    """
     for cell in notebook.cells:
-        for output in cell.get("outputs", ()):
-            # Widget views point at random model ids whose state is not stored: keep the text.
-            output.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
     return notebook
 
 
