@@ -219,7 +219,6 @@ click_table = pd.DataFrame(
     },
     index=["popularity", f"matrix factorisation ({len(SEEDS)} seeds)", "Bayes limit"],
 )
-# NBVAL_CHECK_OUTPUT
 click_table.round(3)
 
 # %% [markdown]
@@ -280,7 +279,6 @@ structure = pd.Series(
     },
     name="share",
 )
-# NBVAL_CHECK_OUTPUT
 structure.round(3)
 
 # %%
@@ -337,7 +335,6 @@ cold = pd.Series(
     },
     name="test AUC",
 )
-# NBVAL_CHECK_OUTPUT
 cold.round(3)
 
 # %% [markdown]

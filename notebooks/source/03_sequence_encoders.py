@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
+from tqdm.auto import tqdm
 
 from course_lib import (
     CNNEncoder,
@@ -89,7 +90,6 @@ packing_table = pd.DataFrame(
         "padded vs alone (max abs diff)": (final_padded[0] - final_alone).abs().amax(1).numpy(),
     }
 )
-# NBVAL_CHECK_OUTPUT
 packing_table.round(4)
 
 # %% [markdown]
@@ -195,12 +195,12 @@ def train_next_item(make_encoder, seed: int) -> tuple[NextItemModel, float]:
 
 
 rows, models = [], {}
-for name, make_encoder in encoders.items():
-    for seed in SEEDS:
-        model, seconds = train_next_item(make_encoder, seed)
-        metrics = evaluate_ranking(lambda b, m=model: m(b)["next_item"], test_loader, "cpu")
-        rows.append({"encoder": name, "seed": seed, "seconds": seconds, **metrics})
-        models[name, seed] = model
+runs = [(name, seed) for name in encoders for seed in SEEDS]
+for name, seed in tqdm(runs, desc="training every encoder from every seed"):
+    model, seconds = train_next_item(encoders[name], seed)
+    metrics = evaluate_ranking(lambda b, m=model: m(b)["next_item"], test_loader, "cpu")
+    rows.append({"encoder": name, "seed": seed, "seconds": seconds, **metrics})
+    models[name, seed] = model
 results = pd.DataFrame(rows)
 
 popularity = PopularityBaseline().fit(data.train.next_item, len(vocab.item))
@@ -216,7 +216,6 @@ print(results.groupby("encoder", sort=False)["seconds"].mean().round(1).to_strin
 summary = results.groupby("encoder", sort=False)[["HR@10", "NDCG@10"]].agg(["mean", "std"])
 for name, metrics in baselines.items():
     summary.loc[name] = [metrics["HR@10"], 0.0, metrics["NDCG@10"], 0.0]
-# NBVAL_CHECK_OUTPUT
 summary.round(3)
 
 # %%

@@ -155,7 +155,6 @@ for user in users:
 # %%
 user, item = users[0], int(shown.loc[shown["user_id"] == users[0], "item_id"].iloc[0])
 weights = explain(model, data, user, item, until="test", max_len=MAX_LEN)
-# NBVAL_CHECK_OUTPUT
 weights.round(3)
 
 # %%
@@ -205,7 +204,6 @@ for name, lists_ in {"model": model_lists, "best sellers": popular_lists}.items(
         "popularity percentile": popularity_bias(lists_, relevant, popularity)["recommended"],
     }
 evaluation = pd.DataFrame(evaluation).T
-# NBVAL_CHECK_OUTPUT
 evaluation.round(3)
 
 # %%
@@ -227,7 +225,6 @@ assert evaluation["popularity percentile"].min() > held_percentile + 10  # "both
 per_user = per_user_list_metrics(model_lists, relevant, K)
 lengths = history_lengths(data, test_users, until="test")
 by_length = metrics_by_history_length(per_user, lengths, edges=(1, 10, 20, 40))
-# NBVAL_CHECK_OUTPUT
 by_length.round(3)
 
 # %%
@@ -320,7 +317,6 @@ for split, (split_model, split_data) in {
     table = compare_protocols(scores, target, NUM_SAMPLED, ks=(10,), exclude=seen, seed=SEED)
     protocols.append(table[["HR@10", "NDCG@10"]].assign(split=split))
 protocols = pd.concat(protocols).reset_index().set_index(["split", "protocol"])
-# NBVAL_CHECK_OUTPUT
 protocols.round(3)
 
 # %%
