@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from course_lib.data.integers import FLOAT_EXACT_LIMIT, OK, to_int64
@@ -58,8 +59,8 @@ def typed_parse_is_exact(frame: pd.DataFrame) -> bool:
     which rounds numbers of 2**53 or more; a value below 2**53 in magnitude is exact either
     way. So a parse whose values all stay below 2**53 is exact, and any other is read again.
     """
-    limit = FLOAT_EXACT_LIMIT
-    return all(frame[c].between(-limit, limit, inclusive="neither").all() for c in INTEGER_COLUMNS)
+    limit, present = FLOAT_EXACT_LIMIT, [c for c in INTEGER_COLUMNS if c in frame.columns]
+    return all(frame[c].between(-limit, limit, inclusive="neither").all() for c in present)
 
 
 def csv_options(*, header: bool, sep: str, encoding: str) -> dict:
@@ -73,7 +74,9 @@ def csv_options(*, header: bool, sep: str, encoding: str) -> dict:
 @contextmanager
 def parse_errors(path: Path, *, header: bool, encoding: str) -> Iterator[None]:
     """Turn pandas' parse errors inside the block into LogValidationErrors naming the file."""
-    with warnings.catch_warnings():
+    # pandas' int64 parse of "9223372036854775807" beside a "3.0" casts through float64 and
+    # warns before it fails; the read as text that follows reports the value, if bad.
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         if not header:  # headerless, pandas only warns about lines with extra fields: refuse
             warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
