@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from course_lib.checkpoint import load_checkpoint
-from course_lib.cli import main, parse_args
-from course_lib.data import write_log
+from course_lib.cli import main, parse_args, read_data
+from course_lib.data import read_log, write_log
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 OPTIONS = [
@@ -183,3 +183,14 @@ def test_a_log_outside_the_funnel_exits_with_status_2(tmp_path, log_file, capsys
     assert main(["train", "--data", str(path), "--out", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert "views.csv" in error and "'view'" in error
+
+
+def test_format_taobao_reads_a_headerless_file_with_its_reader(tmp_path, log_file) -> None:
+    """--format taobao goes through read_taobao_user_behavior; --sep and --encoding reach it."""
+    log = pd.read_csv(log_file)
+    path = tmp_path / "UserBehavior.csv"
+    log.to_csv(path, header=False, index=False, sep="\t")
+    args = parse_args(["train", "--data", str(path), "--format", "taobao", "--sep", "\t"])
+    pd.testing.assert_frame_equal(read_data(args), read_log(log_file))
+    with pytest.raises(SystemExit):  # the funnel is Taobao's
+        parse_args(["train", "--data", str(path), "--format", "taobao", "--behaviors", "a,b"])

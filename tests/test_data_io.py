@@ -168,3 +168,25 @@ def test_write_log_refuses_an_invalid_frame(tmp_path: Path, expected: pd.DataFra
     with pytest.raises(LogValidationError, match="column 'behavior'"):
         write_log(expected.assign(behavior="click"), path)
     assert not path.exists()
+
+
+def test_sep_and_encoding_read_a_spreadsheet_export(
+    tmp_path: Path, expected: pd.DataFrame
+) -> None:
+    lines = [HEADER + ",note", *(row + ",café" for row in ROWS)]
+    path = tmp_path / "export.csv"
+    path.write_bytes("".join(line.replace(",", ";") + "\n" for line in lines).encode("latin-1"))
+    log = read_log(path, sep=";", encoding="latin-1")
+    pd.testing.assert_frame_equal(log.drop(columns="note"), expected)
+    assert log["note"].tolist() == ["café"] * 3
+    headerless = write(tmp_path / "UserBehavior.csv", [row.replace(",", "\t") for row in ROWS])
+    pd.testing.assert_frame_equal(read_taobao_user_behavior(headerless, sep="\t"), expected)
+
+
+def test_ids_are_read_exactly_even_beside_a_decimal(tmp_path: Path) -> None:
+    """pandas reads "3.0" through float64 and would round 2**53 + 1 down to 2**53."""
+    big = 2**53 + 1
+    path = write(
+        tmp_path / "log.csv", [HEADER, f"{big},1,1,pv,1511544070", "3.0,1,1,pv,1511544070"]
+    )
+    assert read_log(path)["user_id"].tolist() == [big, 3]

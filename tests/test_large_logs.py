@@ -232,6 +232,26 @@ def test_a_non_empty_folder_is_kept_unless_overwriting(small_csv: Path, tmp_path
         OnDiskData.open(tmp_path).cleaning.dropped()
 
 
+def test_a_failed_overwrite_keeps_the_prepared_data(small_csv: Path, tmp_path: Path) -> None:
+    """The new data is written beside the folder and moved in only when complete."""
+    first = prepare_to_disk(small_csv, tmp_path / "out")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user_id,item_id,category_id,behavior,timestamp\n1,10,1,pv,1511544070\n")
+    with pytest.raises(LogValidationError, match="cleaning removed all 1 rows"):
+        prepare_to_disk(bad, tmp_path / "out", overwrite=True)
+    assert OnDiskData.open(tmp_path / "out").meta == first.meta
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bad.csv", "out"]
+
+
+def test_separator_and_encoding_equal_prepare(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    tiny_log().assign(note="café").to_csv(path, sep=";", encoding="latin-1", index=False)
+    options = {"min_events_per_user": 3, "sep": ";", "encoding": "latin-1"}
+    log = read_log(path, sep=";", encoding="latin-1").drop(columns="note")  # as on disk
+    memory = prepare(log, min_events_per_user=3)
+    assert_same_data(memory, prepare_to_disk(path, tmp_path / "out", chunksize=4, **options))
+
+
 # ----------------------------------------------------------------------------- the dataset
 
 

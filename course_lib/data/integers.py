@@ -28,7 +28,9 @@ import pandas as pd
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 FLOAT_EXACT_LIMIT = 2**53  # float64 holds every whole number of smaller magnitude exactly
-# A decimal number in ASCII digits: sign, digits, fraction, exponent; spaces around it.
+# A whole number in ASCII digits (the common case, parsed by int), and any decimal number:
+# sign, digits, fraction, exponent (parsed exactly by Decimal); spaces around either.
+_INTEGER = re.compile(r"[ \t]*([+-]?[0-9]+)[ \t]*")
 _NUMBER = re.compile(r"[ \t]*([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)[ \t]*")
 _INT64_DIGITS = 19  # a whole number of more digits is outside int64
 
@@ -89,6 +91,8 @@ def _parse(value: object) -> tuple[int, int]:
         return int(number[0]), int(flag[0])
     if isinstance(value, int | np.integer):  # bool included, as in an integer column
         number = int(value)
+    elif isinstance(value, str) and (match := _INTEGER.fullmatch(value)):
+        number = int(match.group(1))
     elif isinstance(value, str) and (match := _NUMBER.fullmatch(value)):
         return _parse_number(match.group(1))
     else:

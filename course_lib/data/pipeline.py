@@ -82,6 +82,10 @@ def prepare(
         num_negatives: negative candidates per target for the click and buy tasks.
         seed: seeds negative sampling (each part gets its own stream).
         source: names the log in error messages (a file path, say).
+
+    Raises:
+        LogValidationError: If the log breaks the contract, or cleaning leaves no rows (the
+            message names the rules that removed them and the parameters that relax them).
     """
     behaviors = funnel(behaviors)
     valid = validate_log(log, source=source, behaviors=behaviors)
