@@ -34,6 +34,7 @@ TEXT_DTYPES = dict.fromkeys(INTEGER_COLUMNS, "str")
 _SEPARATORS = (",", ";", "\t", "|")  # what a one-field line is probably separated by
 _SHOWN_FILES = 3  # CSV files named when a folder is given instead of a file
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_NOT_SEARCHED = (".zip", ".zst", ".tar")  # compressions pandas reads that the search does not
 
 
 class LogFileNotFoundError(LogValidationError, FileNotFoundError):
@@ -111,6 +112,8 @@ def _first_undecodable(path: Path, encoding: str) -> str | None:
 
     Lines are split at newline bytes, which no byte of a multi-byte UTF-8 character equals.
     """
+    if path.suffix in _NOT_SEARCHED:
+        return None
     offset = 0
     with _open_binary(path) as stream:
         for number, line in enumerate(stream, start=1):
@@ -145,15 +148,22 @@ def check_layout(frame: pd.DataFrame, path: Path, *, header: bool, sep: str) -> 
     first = frame.iloc[0]
     if first.iloc[1:].isna().all():
         _check_separator(str(first.iloc[0]), path, sep)
-    _, flags = to_int64(first[list(INTEGER_COLUMNS)].astype(object))
-    if (flags != OK).all() and first[list(INTEGER_COLUMNS)].notna().all():
-        fix = (
-            "read it as a file with a header: read_log(path) (prepare_to_disk(..., "
-            "header=True); no --format taobao on the command line), or delete that line"
-        )
-        fields = ", ".join(repr(value) for value in first.tolist())
-        problem = f"line 1 looks like a header ({fields}), but the file was read as headerless"
-        raise LogValidationError(f"{path}: {problem}. Fix: {fix}")
+    _check_not_a_header(first, path)
+
+
+def _check_not_a_header(first: pd.Series, path: Path) -> None:
+    """Refuse a headerless file whose first line holds no number where the ids and time go."""
+    numbers = first[list(INTEGER_COLUMNS)]
+    _, flags = to_int64(numbers.astype(object))
+    if (flags == OK).any() or numbers.isna().any():
+        return
+    fix = (
+        "read it as a file with a header: read_log(path) (prepare_to_disk(..., header=True); "
+        "no --format taobao on the command line), or delete that line"
+    )
+    fields = ", ".join(repr(value) for value in first.tolist())
+    problem = f"line 1 looks like a header ({fields}), but the file was read as headerless"
+    raise LogValidationError(f"{path}: {problem}. Fix: {fix}")
 
 
 def _check_separator(field: str, path: Path, sep: str) -> None:
