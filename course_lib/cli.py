@@ -4,6 +4,9 @@ Load the log -> ``prepare`` -> loaders -> build the model -> ``fit`` -> test met
 ``OUT/metrics.json`` (test metrics, history, options, timing) and ``OUT/model.pt`` (a
 checkpoint for ``load_checkpoint``). ``--config FILE.json`` sets options from a file whose keys
 are the option names (``"batch-size"`` or ``"batch_size"``); flags on the command line win.
+Every option is checked before any work starts; a bad one exits with status 2 (usage error).
+``--data FILE`` reads a CSV with a header row; ``--format taobao`` reads Taobao's headerless
+UserBehavior.csv instead, and ``--sep`` and ``--encoding`` describe other files.
 
 Under ``torchrun --nproc_per_node=N -m course_lib train ...`` every process trains a replica
 with DistributedDataParallel on its share of each global batch (``course_lib.distributed``);
@@ -58,54 +61,44 @@ NUM_NEGATIVES = 4  # sampled negative candidates per true next item
 FORMATS = ("csv", "taobao")  # --format: a CSV with a header, or Taobao's headerless file
 
 
-def positive_int(value: str | int) -> int:
-    """argparse type: a whole number of at least 1 (text from the command line, or a number)."""
-    number = _whole_number(value)
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    number = _parse(text, int, "a whole number")
     if number < 1:
         raise argparse.ArgumentTypeError(f"{number} is not a positive whole number (1 or more)")
     return number
 
 
-def non_negative_int(value: str | int) -> int:
+def non_negative_int(text: str) -> int:
     """argparse type: a whole number of at least 0."""
-    number = _whole_number(value)
+    number = _parse(text, int, "a whole number")
     if number < 0:
         raise argparse.ArgumentTypeError(f"{number} is negative; use 0 or more")
     return number
 
 
-def positive_float(value: str | float) -> float:
+def positive_float(text: str) -> float:
     """argparse type: a finite number above 0 (no nan, no inf)."""
-    number = _number(value)
+    number = _parse(text, float, "a number")
     if not (math.isfinite(number) and number > 0):
         raise argparse.ArgumentTypeError(f"{number} is not a finite number above 0")
     return number
 
 
-def decay(value: str | float) -> float:
+def decay(text: str) -> float:
     """argparse type: a number strictly between 0 and 1, such as a moving average's decay."""
-    number = _number(value)
+    number = _parse(text, float, "a number")
     if not 0 < number < 1:
         raise argparse.ArgumentTypeError(f"{number}: choose a value between 0 and 1, e.g. 0.999")
     return number
 
 
-def _whole_number(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+def _parse(text: str, kind: type[int] | type[float], what: str) -> int | float:
+    """``kind(text)``, or the usage error argparse prints with the option's name."""
     try:
-        return int(str(value))
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-
-
-def _number(value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    try:
-        return float(str(value))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
 
 
 def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
@@ -290,7 +283,8 @@ def _check_device(parser: argparse.ArgumentParser, option: str) -> None:
 
 
 def _check_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """--data must be a readable file's name and format, --out a folder that can be written."""
+    """--data must name a file, --sep and --encoding be usable, --out be writable (checked
+    before training, not when the results are written after it)."""
     if args.data:
         try:
             check_file(Path(args.data))
