@@ -42,7 +42,7 @@ def _read_csv(
     with parse_errors(path, header=header, encoding=encoding):
         try:
             frame = pd.read_csv(path, dtype=TYPED_DTYPES | {"behavior": "str"}, **options)
-        except (pd.errors.ParserError, UnicodeDecodeError):
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
             raise  # the same in any dtype: parse_errors explains it
         except (ValueError, OverflowError):
             frame = None
