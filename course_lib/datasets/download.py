@@ -195,6 +195,8 @@ def removed_if_corrupt(path: Path) -> Iterator[None]:
         yield
     except CorruptArchiveError as error:
         path.unlink(missing_ok=True)
+        problem = str(error).partition(". Fix: ")[0]  # its fix was to delete the file
         raise CorruptArchiveError(
-            f"{error}. It was deleted from the cache, so the next load downloads it again"
+            f"{problem}. It was deleted from the cache. Fix: load again to download it afresh; "
+            "if the new download is damaged too, check the url= and sha256= you passed"
         ) from None
