@@ -174,7 +174,6 @@ result = fit(
 )
 test = evaluate_tasks(model, tasks, loaders["test"], "cpu")
 table = metrics_table(test)[["roc_auc", "pr_auc", "accuracy", "HR@10", "NDCG@10"]]
-# NBVAL_CHECK_OUTPUT
 table.round(3)
 
 # %%
