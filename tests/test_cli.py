@@ -15,6 +15,10 @@ from course_lib.checkpoint import load_checkpoint
 from course_lib.cli import main, parse_args, read_data
 from course_lib.data import read_log, write_log
 
+# The toy logs here have few validation positives on purpose: fit's warning about it is
+# expected (tests/test_bad_input.py checks that it is given).
+pytestmark = pytest.mark.filterwarnings("ignore:task .* the validation set holds:UserWarning")
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 OPTIONS = [
     "--architecture",

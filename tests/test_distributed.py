@@ -46,6 +46,10 @@ from course_lib.training import (
 )
 from course_lib.training.trainer import FitResult, fit
 
+# The toy logs here have few validation positives on purpose: fit's warning about it is
+# expected (tests/test_bad_input.py checks that it is given).
+pytestmark = pytest.mark.filterwarnings("ignore:task .* the validation set holds:UserWarning")
+
 WORLD_SIZE = 2
 STEPS = 6  # per epoch, two epochs
 # the click and buy losses are plain means over the batch, so the average of the two

@@ -14,6 +14,10 @@ from course_lib.training import trainer
 from course_lib.training.trainer import fit
 from course_lib.training.weighting import FixedWeights, MultiTaskLoss, TaskWeighting
 
+# The toy logs here have few validation positives on purpose: fit's warning about it is
+# expected (tests/test_bad_input.py checks that it is given).
+pytestmark = pytest.mark.filterwarnings("ignore:task .* the validation set holds:UserWarning")
+
 NUM_ITEMS = 12
 TASKS = [
     Task("click", "binary", "click"),
