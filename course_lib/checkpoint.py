@@ -1,4 +1,4 @@
-"""Saving a trained multi-task model with everything needed to use it again (notebook 08).
+"""Saving a trained multi-task model with everything needed to use it again (notebook 07).
 
 A checkpoint is one ``torch.save`` file of plain types only: the architecture's and encoder's
 names, the config as a dict, the tasks, the vocabularies and the weights. So it loads with

@@ -23,9 +23,10 @@ from torch import nn
 
 from course_lib.data.pipeline import PreparedData
 from course_lib.data.vocab import NUM_RESERVED, UNK
-from course_lib.models.multitask_base import Batch, MultiTaskModel
+from course_lib.models.multitask_base import MultiTaskModel
 from course_lib.recommendation.history import Until, history_batch, history_ends, sequence_rows
 from course_lib.recommendation.scoring import scoring_task
+from course_lib.tasks import Batch
 from course_lib.training.loop import move_batch
 
 

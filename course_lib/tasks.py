@@ -21,7 +21,7 @@ from course_lib.data.vocab import NUM_RESERVED
 from course_lib.losses import binary_loss
 
 TaskKind = Literal["binary", "multiclass", "regression", "ranking"]
-Batch = dict[str, torch.Tensor]
+Batch = dict[str, torch.Tensor]  # one batch of a DataLoader: tensors by name (the one alias)
 
 
 @dataclass(frozen=True)

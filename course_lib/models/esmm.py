@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.models.encoder_base import SequenceEncoder
-from course_lib.models.multitask_base import Batch, MultiTaskConfig, MultiTaskModel, mlp
-from course_lib.tasks import Task
+from course_lib.models.multitask_base import MultiTaskConfig, MultiTaskModel, mlp
+from course_lib.tasks import Batch, Task
 
 
 def product_logit(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

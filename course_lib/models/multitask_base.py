@@ -19,9 +19,7 @@ from torch import nn
 from course_lib.data.vocab import NUM_RESERVED
 from course_lib.models.embedding import BehaviorEmbedding
 from course_lib.models.encoder_base import SequenceEncoder
-from course_lib.tasks import Task
-
-Batch = dict[str, torch.Tensor]
+from course_lib.tasks import Batch, Task
 
 
 @dataclass

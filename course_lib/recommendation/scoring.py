@@ -21,8 +21,8 @@ from torch import nn
 
 from course_lib.data.vocab import NUM_RESERVED, PAD
 from course_lib.models.encoder_base import EncoderOutput
-from course_lib.models.multitask_base import Batch, MultiTaskModel
-from course_lib.tasks import Task
+from course_lib.models.multitask_base import MultiTaskModel
+from course_lib.tasks import Batch, Task
 
 CHUNK_ROWS = 32_768  # (user, candidate) rows per forward pass: ~10 MB of features per pass
 

@@ -14,8 +14,8 @@ from torch import nn
 
 from course_lib.metrics.ranking import RankingAccumulator, history_mask
 from course_lib.metrics.tasks import NO_SAMPLES, task_metrics
-from course_lib.tasks import Task
-from course_lib.training.loop import Batch, move_batch, predict_outputs
+from course_lib.tasks import Batch, Task
+from course_lib.training.loop import move_batch, predict_outputs
 
 
 @torch.no_grad()

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-Batch = dict[str, torch.Tensor]
+from course_lib.tasks import Batch
+
 LossFn = Callable[[dict[str, torch.Tensor], Batch], torch.Tensor]
 
 
