@@ -33,15 +33,13 @@ from course_lib import (
     DynamicWeightAverage,
     FixedWeights,
     GradNorm,
-    LSTMEncoder,
-    MultiTaskConfig,
     MultiTaskLoss,
     PCGrad,
     PerTaskLearningRates,
     PreparedData,
-    SharedBottomModel,
     Task,
     UncertaintyWeighting,
+    build_model,
     set_seed,
     split_parameters,
     standard_tasks,
@@ -63,11 +61,8 @@ def course_tasks(data: PreparedData) -> list[Task]:
 
 def shared_bottom(data: PreparedData, tasks: list[Task], dim: int) -> nn.Module:
     """A fresh shared-bottom model with the LSTM encoder, seeded so that every row starts alike."""
-    vocab = data.vocabularies
-    config = MultiTaskConfig(len(vocab.item), len(vocab.category), len(vocab.behavior), dim, dim)
     set_seed(0)
-    encoder = LSTMEncoder(dim, dim)
-    return SharedBottomModel(config, tasks, encoder, torch.as_tensor(data.item_category))
+    return build_model(data, tasks, encoder="lstm", embed_dim=dim, hidden_dim=dim)
 
 
 def methods(tasks: list[Task]) -> dict[str, tuple[list[Task], TaskWeighting | None]]:

@@ -23,10 +23,8 @@ from common import best_time
 from torch import nn
 
 from course_lib import (
-    LSTMEncoder,
-    MMoEModel,
-    MultiTaskConfig,
     Task,
+    build_model,
     bundled_window,
     get_device,
     load_bundled_log,
@@ -87,8 +85,8 @@ def main() -> None:
     start, end = bundled_window()
     data = prepare(load_bundled_log(), start=start, end=end, num_negatives=4)
     vocab = data.vocabularies
-    sizes = len(vocab.item), len(vocab.category), len(vocab.behavior)
-    tasks = list(standard_tasks(*sizes[:2], vocab.num_behaviors).values())
+    known = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
+    tasks = list(known.values())
     dtype = mixed_precision_dtype(device, None)
     print(
         f"device {device}, autocast {dtype}, MMoE + LSTM, D = H = {options.dim}, histories up "
@@ -109,9 +107,14 @@ def main() -> None:
             options.repeats,
         )
         set_seed(0)
-        config = MultiTaskConfig(*sizes, embed_dim=options.dim, hidden_dim=options.dim)
-        encoder = LSTMEncoder(options.dim, options.dim)
-        model = MMoEModel(config, tasks, encoder, torch.as_tensor(data.item_category))
+        model = build_model(
+            data,
+            tasks,
+            architecture="mmoe",
+            encoder="lstm",
+            embed_dim=options.dim,
+            hidden_dim=options.dim,
+        )
         seconds = training_seconds(
             model.to(device), tasks, batches, device, dtype, options.repeats
         )

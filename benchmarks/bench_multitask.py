@@ -11,17 +11,7 @@ from __future__ import annotations
 import torch
 from common import bundled_batches, training_options, training_throughput
 
-from course_lib import (
-    ESMMModel,
-    LSTMEncoder,
-    MMoEModel,
-    MultiTaskConfig,
-    MultiTaskLoss,
-    PLEModel,
-    SharedBottomModel,
-    set_seed,
-    standard_tasks,
-)
+from course_lib import MultiTaskLoss, build_model, set_seed, standard_tasks
 
 
 def main() -> None:
@@ -31,14 +21,11 @@ def main() -> None:
     all_tasks = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
     tasks = [all_tasks[name] for name in ("click", "buy", "next_behavior")]
     loss = MultiTaskLoss(tasks)
-    config = MultiTaskConfig(
-        len(vocab.item), len(vocab.category), len(vocab.behavior), options.dim, options.dim
-    )
     architectures = {
-        "shared-bottom": SharedBottomModel,
-        "MMoE": MMoEModel,
-        "PLE": PLEModel,
-        "ESMM": ESMMModel,
+        "shared-bottom": "shared_bottom",
+        "MMoE": "mmoe",
+        "PLE": "ple",
+        "ESMM": "esmm",
     }
     print(
         f"batch {options.batch_size}, histories up to {options.max_len} events, "
@@ -48,8 +35,14 @@ def main() -> None:
     throughput = {}
     for name, architecture in architectures.items():
         set_seed(0)
-        encoder = LSTMEncoder(options.dim, options.dim)
-        model = architecture(config, tasks, encoder, torch.as_tensor(data.item_category))
+        model = build_model(
+            data,
+            tasks,
+            architecture=architecture,
+            encoder="lstm",
+            embed_dim=options.dim,
+            hidden_dim=options.dim,
+        )
         throughput[name] = training_throughput(
             model, lambda outputs, batch: loss(outputs, batch)[0], batches, options
         )

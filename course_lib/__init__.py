@@ -10,7 +10,7 @@ from course_lib.bundled import (
     load_bundled_side_tables,
     simulate_bundled,
 )
-from course_lib.checkpoint import LoadedModel, build_model, load_checkpoint, save_checkpoint
+from course_lib.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from course_lib.data import (
     LOG_COLUMNS,
     PAD,
@@ -77,23 +77,30 @@ from course_lib.metrics import (
     sampled_rank,
 )
 from course_lib.models import (
+    ARCHITECTURES,
+    ENCODERS,
     BehaviorEmbedding,
     CNNEncoder,
     EncoderOutput,
     ESMMModel,
+    ESMMSettings,
     GRUEncoder,
     LSTMEncoder,
     MatrixFactorization,
     MeanPoolEncoder,
     MMoEModel,
+    MMoESettings,
     MultiTaskConfig,
     MultiTaskModel,
     NextItemConfig,
     NextItemModel,
     PLEModel,
+    PLESettings,
     SelfAttentionEncoder,
     SequenceEncoder,
     SharedBottomModel,
+    SharedBottomSettings,
+    build_model,
 )
 from course_lib.recommendation import (
     catalogue_table,
@@ -135,7 +142,9 @@ from course_lib.training import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ARCHITECTURES",
     "BUNDLED_CONFIG",
+    "ENCODERS",
     "LOG_COLUMNS",
     "MOVIELENS_BEHAVIORS",
     "PAD",
@@ -152,6 +161,7 @@ __all__ = [
     "DownloadError",
     "DynamicWeightAverage",
     "ESMMModel",
+    "ESMMSettings",
     "EncoderOutput",
     "FitResult",
     "FixedWeights",
@@ -162,6 +172,7 @@ __all__ = [
     "LoadedModel",
     "LogValidationError",
     "MMoEModel",
+    "MMoESettings",
     "MatrixFactorization",
     "MeanPoolEncoder",
     "MultiTaskConfig",
@@ -171,6 +182,7 @@ __all__ = [
     "NextItemModel",
     "PCGrad",
     "PLEModel",
+    "PLESettings",
     "PerTaskLearningRates",
     "PopularityBaseline",
     "PreparedData",
@@ -181,6 +193,7 @@ __all__ = [
     "SequenceEncoder",
     "Sequences",
     "SharedBottomModel",
+    "SharedBottomSettings",
     "Simulation",
     "SimulatorConfig",
     "Split",

@@ -1,7 +1,8 @@
 """Saving a trained multi-task model with everything needed to use it again (notebook 07).
 
 A checkpoint is one ``torch.save`` file of plain types only: the architecture's and encoder's
-names, the config as a dict, the tasks, the vocabularies and the weights. So it loads with
+names, the config and the architecture's settings as dicts, the tasks, the vocabularies and the
+weights; loading rebuilds the model with ``build_model``. So it loads with
 ``torch.load(path, weights_only=True)``, which never runs code from the file, and it carries
 the vocabularies that give its item indices their meaning: data encoded with other
 vocabularies would be scored with the wrong item vectors, silently.
@@ -13,48 +14,27 @@ import dataclasses
 import os
 import pickle
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
-from torch import nn
 
 from course_lib.data.encode import Vocabularies
 from course_lib.data.vocab import NUM_RESERVED
-from course_lib.models import (
-    CNNEncoder,
-    GRUEncoder,
-    LSTMEncoder,
-    MeanPoolEncoder,
-    SelfAttentionEncoder,
-    SequenceEncoder,
-)
-from course_lib.models.esmm import ESMMModel
-from course_lib.models.mmoe import MMoEModel
-from course_lib.models.multitask_base import MultiTaskConfig
-from course_lib.models.ple import PLEModel
-from course_lib.models.shared_bottom import SharedBottomModel
+from course_lib.models.factory import ARCHITECTURES, ENCODERS, build_model
+from course_lib.models.multitask_base import MultiTaskConfig, MultiTaskModel
 from course_lib.tasks import Task
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {
-    "shared_bottom": SharedBottomModel,
-    "mmoe": MMoEModel,
-    "ple": PLEModel,
-    "esmm": ESMMModel,
-}
-ENCODERS: dict[str, type[SequenceEncoder]] = {
-    "mean": MeanPoolEncoder,
-    "lstm": LSTMEncoder,
-    "gru": GRUEncoder,
-    "cnn": CNNEncoder,
-    "attention": SelfAttentionEncoder,
-}
-
-
 # The entries save_checkpoint writes; a file without them is not one of its checkpoints.
-CHECKPOINT_KEYS = ("architecture", "config", "encoder", "tasks", "vocabularies", "state_dict")
+CHECKPOINT_KEYS = (
+    "architecture",
+    "config",
+    "settings",
+    "encoder",
+    "tasks",
+    "vocabularies",
+    "state_dict",
+)
 _RETRAIN = (
     "train a model with `python -m course_lib train --out FOLDER` (it writes FOLDER/model.pt)"
 )
@@ -79,57 +59,47 @@ class CheckpointError(ValueError):
 class LoadedModel(NamedTuple):
     """What ``load_checkpoint`` returns; the model is in evaluation mode on the device."""
 
-    model: nn.Module
+    model: MultiTaskModel
     config: MultiTaskConfig
     tasks: list[Task]
     vocabularies: Vocabularies
     metrics: dict | None
 
 
-def build_model(
-    architecture: str,
-    config: MultiTaskConfig,
-    encoder: dict,
-    tasks: Sequence[Task],
-    item_category: np.ndarray | torch.Tensor,
-) -> nn.Module:
-    """Build a multi-task model from names and plain options.
-
-    Args:
-        architecture: a key of ``ARCHITECTURES``.
-        encoder: ``{"name": key of ENCODERS, **constructor options}``; ``input_dim`` and
-            ``hidden_dim`` default to the config's ``embed_dim`` and ``hidden_dim``.
-    """
-    options = {"input_dim": config.embed_dim, "hidden_dim": config.hidden_dim}
-    options |= {key: value for key, value in encoder.items() if key != "name"}
-    encoder_class = _lookup(ENCODERS, encoder["name"])
-    model_class = _lookup(ARCHITECTURES, architecture)
-    return model_class(config, tasks, encoder_class(**options), item_category)
-
-
 def save_checkpoint(
     path: str | os.PathLike,
-    model: nn.Module,
+    model: MultiTaskModel,
     *,
     architecture: str,
-    config: MultiTaskConfig,
-    encoder: dict,
-    tasks: Sequence[Task],
+    encoder: str,
     vocabularies: Vocabularies,
     metrics: dict | None = None,
 ) -> None:
     """Write the model, how to rebuild it and its vocabularies to one file.
 
     Args:
-        architecture, encoder: as given to ``build_model`` (plain strings and numbers).
+        architecture, encoder: the names the model was built with (``build_model``); its
+            config, settings and tasks are read from the model.
         metrics: optional plain dict of results to keep with the model (e.g. test metrics).
+
+    Raises:
+        ValueError: If the names are unknown or not those of the model's classes.
     """
-    _lookup(ARCHITECTURES, architecture)
+    for registry, name, part in (
+        (ARCHITECTURES, architecture, model),
+        (ENCODERS, encoder, model.encoder),
+    ):
+        if registry.get(name) is not type(part):
+            raise ValueError(
+                f"the model's {type(part).__name__} was not built as {name!r}; pass the "
+                f"names given to build_model, of {sorted(registry)}"
+            )
     checkpoint = {
         "architecture": architecture,
-        "config": dataclasses.asdict(config),
-        "encoder": dict(encoder),
-        "tasks": [dataclasses.asdict(task) for task in tasks],
+        "config": dataclasses.asdict(model.config),
+        "settings": dataclasses.asdict(model.settings),
+        "encoder": encoder,
+        "tasks": [dataclasses.asdict(task) for task in model.tasks],
         "vocabularies": vocabularies.to_dict(),
         "metrics": metrics,
         "state_dict": {key: value.cpu() for key, value in model.state_dict().items()},
@@ -163,18 +133,31 @@ def load_checkpoint(
         saved = Vocabularies.from_dict(checkpoint["vocabularies"])
         tasks = [Task(**task) for task in checkpoint["tasks"]]
         config = MultiTaskConfig(**checkpoint["config"])
+        model_class = ARCHITECTURES[checkpoint["architecture"]]
+        settings = model_class.settings_class(**checkpoint["settings"])
     except (TypeError, ValueError, KeyError) as error:
         raise CheckpointError(
-            f"{path}: its vocabularies, tasks or config cannot be read ({error!r}). "
+            f"{path}: its vocabularies, tasks, config or settings cannot be read ({error!r}). "
             f"Fix: {_EDITED} again"
         ) from error
     if vocabularies is not None:
         _check_same_vocabularies(saved, vocabularies)
     try:
-        placeholder = torch.zeros(config.num_items, dtype=torch.long)  # loaded with the weights
         model = build_model(
-            checkpoint["architecture"], config, checkpoint["encoder"], tasks, placeholder
+            saved,
+            tasks,
+            architecture=checkpoint["architecture"],
+            encoder=checkpoint["encoder"],
+            embed_dim=config.embed_dim,
+            hidden_dim=config.hidden_dim,
+            tower_dims=config.tower_dims,
+            dropout=config.dropout,
+            next_item_prior=config.next_item_prior,
+            settings=settings,
+            item_category=torch.zeros(len(saved.item), dtype=torch.long),  # loaded below
         )
+        if model.config != config:
+            raise ValueError(f"the vocabularies give the sizes of {model.config}")
         model.load_state_dict(checkpoint["state_dict"])
     except (TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(
@@ -248,10 +231,3 @@ def _check_same_vocabularies(saved: Vocabularies, given: Vocabularies) -> None:
             "Fix: encode your data with the checkpoint's vocabularies (load without "
             "vocabularies= and use LoadedModel.vocabularies), or retrain on your data"
         )
-
-
-def _lookup(registry: dict[str, type], name: str) -> type:
-    """``registry[name]``, or a ValueError listing the names it knows."""
-    if name not in registry:
-        raise ValueError(f"unknown name {name!r}; choose from {sorted(registry)}")
-    return registry[name]

@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 
 from course_lib.bundled import bundled_window, load_bundled_log, simulate_bundled
-from course_lib.checkpoint import ARCHITECTURES, ENCODERS, build_model, save_checkpoint
+from course_lib.checkpoint import save_checkpoint
 from course_lib.data import (
     TAOBAO_BEHAVIORS,
     LogValidationError,
@@ -49,7 +49,7 @@ from course_lib.distributed import (
 )
 from course_lib.env import get_device, set_seed
 from course_lib.metrics.tasks import metrics_table
-from course_lib.models.multitask_base import MultiTaskConfig
+from course_lib.models.factory import ARCHITECTURES, ENCODERS, build_model
 from course_lib.simulate import bayes_limit_auc
 from course_lib.tasks import label_rates, standard_tasks
 from course_lib.training.evaluate import evaluate_tasks
@@ -343,17 +343,17 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         )
         for part in ("train", "valid", "test")
     }
-    sizes = len(vocab.item), len(vocab.category), len(vocab.behavior)
-    config = MultiTaskConfig(
-        *sizes,
+    set_seed(args.seed)
+    model = build_model(
+        prepared,
+        tasks,
+        architecture=args.architecture,
+        encoder=args.encoder,
         embed_dim=args.embed_dim,
         hidden_dim=args.hidden_dim,
         next_item_prior=args.next_item_prior,
+        label_rates=label_rates(tasks, prepared.train),  # start at the base rates
     )
-    encoder = {"name": args.encoder}
-    set_seed(args.seed)
-    model = build_model(args.architecture, config, encoder, tasks, prepared.item_category)
-    model.init_output_biases(label_rates(tasks, prepared.train))  # start at the base rates
     monitor = (tasks[0].name, MONITOR[tasks[0].kind])  # the first task picks the best epoch
     result = fit(
         model,
@@ -381,7 +381,8 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         "history": result.history.to_dict(orient="records"),
         "best_epoch": result.best_epoch,
         "options": vars(args),
-        "config": dataclasses.asdict(config),
+        "config": dataclasses.asdict(model.config),
+        "settings": dataclasses.asdict(model.settings),
         "device": str(device),
         "processes": 1 if parallel is None else parallel.world_size,
         "seconds": {"fit": result.seconds, "total": time.perf_counter() - start},
@@ -393,9 +394,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         out / "model.pt",
         model,
         architecture=args.architecture,
-        config=config,
-        encoder=encoder,
-        tasks=tasks,
+        encoder=args.encoder,
         vocabularies=vocab,
         metrics=test,
     )

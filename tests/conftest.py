@@ -11,11 +11,16 @@ import torch
 from course_lib.bundled import simulate_bundled
 from course_lib.data.io import write_log
 from course_lib.data.pipeline import PreparedData, prepare
-from course_lib.models import MultiTaskConfig, MultiTaskModel, SequenceEncoder
+from course_lib.models import (
+    ESMMSettings,
+    MultiTaskModel,
+    SequenceEncoder,
+    SharedBottomSettings,
+    build_model,
+)
 from course_lib.simulate import Simulation, SimulatorConfig, simulate
-from course_lib.tasks import standard_tasks
 
-TinyModelFactory = Callable[[type[MultiTaskModel], SequenceEncoder, int], MultiTaskModel]
+TinyModelFactory = Callable[[str, SequenceEncoder, int], MultiTaskModel]
 
 
 def window(config: SimulatorConfig) -> tuple[int, int]:
@@ -74,26 +79,21 @@ def bundled_simulation() -> Simulation:
 
 @pytest.fixture(scope="session")
 def tiny_model(small_prepared: PreparedData) -> TinyModelFactory:
-    """Builds an untrained model on ``small_prepared`` with click, buy and next_item, seeded:
-    ``tiny_model(ESMMModel, LSTMEncoder(D, H), D)``."""
+    """Builds an untrained model on ``small_prepared`` with click, buy and next_item, seeded
+    after the encoder: ``tiny_model("esmm", LSTMEncoder(D, H), D)``."""
+    bottoms = {"shared_bottom": SharedBottomSettings((16,)), "esmm": ESMMSettings((16,))}
 
-    def build(
-        architecture: type[MultiTaskModel], encoder: SequenceEncoder, embed_dim: int
-    ) -> MultiTaskModel:
-        vocab = small_prepared.vocabularies
-        tasks = standard_tasks(len(vocab.item), len(vocab.category), 4)
-        config = MultiTaskConfig(
-            num_items=len(vocab.item),
-            num_categories=len(vocab.category),
-            num_behaviors=len(vocab.behavior),
+    def build(architecture: str, encoder: SequenceEncoder, embed_dim: int) -> MultiTaskModel:
+        torch.manual_seed(0)
+        return build_model(
+            small_prepared,
+            ["click", "buy", "next_item"],
+            architecture=architecture,
+            encoder=encoder,
             embed_dim=embed_dim,
             hidden_dim=encoder.output_dim,
-            bottom_dims=(16,),
             tower_dims=(8,),
+            settings=bottoms.get(architecture),
         )
-        torch.manual_seed(0)
-        chosen = [tasks["click"], tasks["buy"], tasks["next_item"]]
-        item_category = torch.as_tensor(small_prepared.item_category)
-        return architecture(config, chosen, encoder, item_category)
 
     return build

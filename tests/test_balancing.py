@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.data.pipeline import PreparedData
-from course_lib.models import LSTMEncoder, MMoEModel, MultiTaskConfig, SharedBottomModel
-from course_lib.tasks import Task, standard_tasks
+from course_lib.models import MMoESettings, SharedBottomSettings, build_model
+from course_lib.tasks import Task
 from course_lib.training import (
     DynamicWeightAverage,
     FixedWeights,
@@ -93,24 +93,23 @@ def test_split_parameters_skips_frozen_parameters_and_lists_unknown_tasks_empty(
     assert own["absent"] == []
 
 
-def tiny_multitask_model(architecture: type, prepared: PreparedData) -> nn.Module:
+def tiny_multitask_model(architecture: str, prepared: PreparedData) -> nn.Module:
     """A tiny shared-bottom or MMoE model on the five standard tasks."""
-    vocab = prepared.vocabularies
-    config = MultiTaskConfig(
-        num_items=len(vocab.item),
-        num_categories=len(vocab.category),
-        num_behaviors=len(vocab.behavior),
+    settings = {
+        "shared_bottom": SharedBottomSettings(bottom_dims=(16,)),
+        "mmoe": MMoESettings(num_experts=3, expert_dims=(16,)),
+    }
+    torch.manual_seed(0)
+    return build_model(
+        prepared,
+        ["click", "buy", "next_behavior", "next_item", "next_category"],
+        architecture=architecture,
+        encoder="lstm",
         embed_dim=8,
         hidden_dim=12,
-        bottom_dims=(16,),
         tower_dims=(8,),
-        num_experts=3,
-        expert_dims=(16,),
+        settings=settings[architecture],
     )
-    tasks = list(standard_tasks(len(vocab.item), len(vocab.category), 4).values())
-    torch.manual_seed(0)
-    item_category = torch.as_tensor(prepared.item_category)
-    return architecture(config, tasks, LSTMEncoder(8, 12), item_category)
 
 
 def owned_by(model: nn.Module, name: str) -> set[int]:
@@ -126,7 +125,7 @@ def owned_by(model: nn.Module, name: str) -> set[int]:
 
 
 @pytest.mark.parametrize(
-    ("architecture", "trunk"), [(SharedBottomModel, "bottom"), (MMoEModel, "experts")]
+    ("architecture", "trunk"), [("shared_bottom", "bottom"), ("mmoe", "experts")]
 )
 def test_split_parameters_of_the_course_models(
     architecture: type, trunk: str, small_prepared: PreparedData
@@ -471,7 +470,7 @@ def test_dwa_rejects_a_bad_temperature_or_period() -> None:
 def test_per_task_learning_rates_multiply_the_buy_tower_and_head_only(
     small_prepared: PreparedData,
 ) -> None:
-    model = tiny_multitask_model(SharedBottomModel, small_prepared)
+    model = tiny_multitask_model("shared_bottom", small_prepared)
     groups = PerTaskLearningRates({"buy": 3.0}).parameter_groups(model, lr=0.01)
     assert [group["lr"] for group in groups] == [0.01, pytest.approx(0.03)]
     buy = [*model.towers["buy"].parameters(), *model.heads["buy"].parameters()]

@@ -7,16 +7,19 @@ import dataclasses
 import pytest
 import torch
 
-from course_lib.checkpoint import (
-    ARCHITECTURES,
-    CheckpointError,
-    build_model,
-    load_checkpoint,
-    save_checkpoint,
-)
+from course_lib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from course_lib.data import TAOBAO_BEHAVIORS, Vocabularies, Vocabulary
-from course_lib.models.multitask_base import MultiTaskConfig
-from course_lib.tasks import standard_tasks
+from course_lib.models import (
+    ARCHITECTURES,
+    ESMMSettings,
+    MMoESettings,
+    MultiTaskConfig,
+    MultiTaskModel,
+    PLESettings,
+    SharedBottomSettings,
+    build_model,
+)
+from course_lib.tasks import Task, standard_tasks
 
 VOCABULARIES = Vocabularies(
     user=Vocabulary(list(range(100, 110)), "user_id"),
@@ -24,15 +27,33 @@ VOCABULARIES = Vocabularies(
     category=Vocabulary([7, 8, 9], "category_id"),
     behavior=Vocabulary(list(TAOBAO_BEHAVIORS), "behavior"),
 )
-CONFIG = MultiTaskConfig(22, 5, 6, embed_dim=8, hidden_dim=8, bottom_dims=(16,), tower_dims=(8,))
+CONFIG = MultiTaskConfig(22, 5, 6, embed_dim=8, hidden_dim=8, tower_dims=(8,))
+SETTINGS = {
+    "shared_bottom": SharedBottomSettings(bottom_dims=(16,)),
+    "mmoe": MMoESettings(),
+    "ple": PLESettings(),
+    "esmm": ESMMSettings(bottom_dims=(16,)),
+}
 TASKS = list(standard_tasks(22, 5, 4).values())[:3]  # click, buy, next_behavior
-ENCODER = {"name": "gru"}
+ENCODER = "gru"
 
 
-def make_model(architecture: str = "mmoe") -> torch.nn.Module:
+def make_model(
+    architecture: str = "mmoe", tasks: list[Task] = TASKS, next_item_prior: bool = False
+) -> MultiTaskModel:
     torch.manual_seed(0)
-    item_category = torch.tensor([0, 1, *([2, 3, 4] * 7)[:20]])
-    return build_model(architecture, CONFIG, ENCODER, TASKS, item_category)
+    return build_model(
+        VOCABULARIES,
+        tasks,
+        architecture=architecture,
+        encoder=ENCODER,
+        embed_dim=CONFIG.embed_dim,
+        hidden_dim=CONFIG.hidden_dim,
+        tower_dims=CONFIG.tower_dims,
+        next_item_prior=next_item_prior,
+        settings=SETTINGS[architecture],
+        item_category=torch.tensor([0, 1, *([2, 3, 4] * 7)[:20]]),
+    )
 
 
 def make_batch(size: int = 6) -> dict[str, torch.Tensor]:
@@ -53,9 +74,7 @@ def save(path, model, architecture="mmoe", **changes) -> None:
         path,
         model,
         architecture=architecture,
-        config=CONFIG,
         encoder=ENCODER,
-        tasks=TASKS,
         vocabularies=VOCABULARIES,
         **changes,
     )
@@ -80,6 +99,7 @@ def test_the_file_holds_only_plain_types(tmp_path) -> None:
     checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
     assert checkpoint["architecture"] == "mmoe" and checkpoint["encoder"] == ENCODER
     assert checkpoint["config"] == dataclasses.asdict(CONFIG)
+    assert checkpoint["settings"] == dataclasses.asdict(SETTINGS["mmoe"])
     assert checkpoint["tasks"][0]["name"] == "click"
 
 
@@ -93,6 +113,20 @@ def test_a_different_vocabulary_is_refused_with_what_differs(tmp_path) -> None:
     message = str(error.value)
     assert "20 ids" in message and "index 5: 503" in message and "999" in message
     assert "Fix" in message and "retrain" in message
+
+
+def test_names_that_do_not_match_the_model_are_refused(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"MMoEModel was not built as 'ple'"):
+        save(tmp_path / "model.pt", make_model("mmoe"), architecture="ple")
+    with pytest.raises(ValueError, match=r"GRUEncoder was not built as 'lstm'"):
+        save_checkpoint(
+            tmp_path / "model.pt",
+            make_model(),
+            architecture="mmoe",
+            encoder="lstm",
+            vocabularies=VOCABULARIES,
+        )
+    assert not (tmp_path / "model.pt").exists()
 
 
 def test_missing_file_and_edited_config_fail_clearly(tmp_path) -> None:
@@ -110,21 +144,10 @@ def test_missing_file_and_edited_config_fail_clearly(tmp_path) -> None:
 def test_round_trip_keeps_the_next_item_prior(tmp_path) -> None:
     known = standard_tasks(22, 5, 4)
     tasks = [known["click"], known["buy"], known["next_item"]]
-    config = dataclasses.replace(CONFIG, next_item_prior=True)
-    torch.manual_seed(0)
-    item_category = torch.tensor([0, 1, *([2, 3, 4] * 7)[:20]])
-    model = build_model("shared_bottom", config, ENCODER, tasks, item_category).eval()
+    model = make_model("shared_bottom", tasks, next_item_prior=True).eval()
     with torch.no_grad():
         model.prior_weight["click"].fill_(0.5)  # a learned weight, not the initial 1
-    save_checkpoint(
-        tmp_path / "model.pt",
-        model,
-        architecture="shared_bottom",
-        config=config,
-        encoder=ENCODER,
-        tasks=tasks,
-        vocabularies=VOCABULARIES,
-    )
+    save(tmp_path / "model.pt", model, "shared_bottom")
     loaded = load_checkpoint(tmp_path / "model.pt")
     assert loaded.config.next_item_prior and loaded.model.prior_weight["click"].item() == 0.5
     batch = make_batch()

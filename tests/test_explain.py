@@ -15,7 +15,6 @@ from course_lib.models import (
     LSTMEncoder,
     MultiTaskModel,
     SequenceEncoder,
-    SharedBottomModel,
 )
 
 D, H, MAX_LEN = 8, 12, 10
@@ -36,7 +35,7 @@ class LinearEncoder(SequenceEncoder):
 
 @pytest.fixture(scope="module")
 def model(tiny_model) -> MultiTaskModel:
-    return tiny_model(SharedBottomModel, LSTMEncoder(D, H), D).eval()
+    return tiny_model("shared_bottom", LSTMEncoder(D, H), D).eval()
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +57,7 @@ def test_padding_weighs_exactly_zero_and_real_events_do_not(model, batch, task):
 
 
 def test_weights_add_up_to_the_logit_change_for_a_linear_model(tiny_model, batch):
-    model = tiny_model(SharedBottomModel, LinearEncoder(D, H), D).eval()
+    model = tiny_model("shared_bottom", LinearEncoder(D, H), D).eval()
     items = batch["next_item"]
     weight = history_saliency(model, batch, "next_item", items)  # (B, L)
     padded = {

@@ -14,11 +14,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from course_lib.checkpoint import build_model
 from course_lib.cli import main
 from course_lib.data import PreparedData, make_loader, write_log
 from course_lib.distributed import shard_batch
-from course_lib.models.multitask_base import MultiTaskConfig
+from course_lib.models import build_model
 from course_lib.simulate import SimulatorConfig, simulate
 from course_lib.tasks import Task, label_rates, standard_tasks
 from course_lib.training import MultiTaskLoss, move_batch, train_epoch
@@ -36,11 +35,16 @@ def _model_and_tasks(prepared: PreparedData, device: str) -> tuple[torch.nn.Modu
     vocab = prepared.vocabularies
     known = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
     tasks = [known[name] for name in TASK_NAMES]
-    sizes = len(vocab.item), len(vocab.category), len(vocab.behavior)
-    config = MultiTaskConfig(*sizes, embed_dim=16, hidden_dim=16)
     torch.manual_seed(0)
-    model = build_model("mmoe", config, {"name": "lstm"}, tasks, prepared.item_category)
-    model.init_output_biases(label_rates(tasks, prepared.train))
+    model = build_model(
+        prepared,
+        tasks,
+        architecture="mmoe",
+        encoder="lstm",
+        embed_dim=16,
+        hidden_dim=16,
+        label_rates=label_rates(tasks, prepared.train),
+    )
     return model.to(device), tasks
 
 

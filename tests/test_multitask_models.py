@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -15,28 +13,28 @@ from course_lib.data.pipeline import PreparedData
 from course_lib.data.vocab import NUM_RESERVED
 from course_lib.env import set_seed
 from course_lib.models import (
-    ESMMModel,
+    ARCHITECTURES,
+    ESMMSettings,
     LSTMEncoder,
-    MMoEModel,
-    MultiTaskConfig,
+    MMoESettings,
     MultiTaskModel,
-    PLEModel,
-    SharedBottomModel,
+    PLESettings,
+    SharedBottomSettings,
+    build_model,
 )
 from course_lib.models.esmm import product_logit
 from course_lib.tasks import Task, label_rates, standard_tasks
 
 D, H = 8, 12  # embed_dim, hidden_dim of every tiny model
 Batch = dict[str, torch.Tensor]
-Builder = Callable[[MultiTaskConfig, list[Task], LSTMEncoder, torch.Tensor], MultiTaskModel]
-ARCHITECTURES: dict[str, Builder] = {
-    "single_task": lambda config, tasks, *rest: SharedBottomModel(config, tasks[:1], *rest),
-    "shared_bottom": SharedBottomModel,
-    "mmoe": MMoEModel,
-    "ple": PLEModel,
-    "esmm": ESMMModel,
+MULTI_TASK = list(ARCHITECTURES)
+NAMES = ["single_task", *MULTI_TASK]  # single-task: shared-bottom on the first task alone
+TINY = {  # each architecture's own sizes, tiny
+    "shared_bottom": SharedBottomSettings(bottom_dims=(16,)),
+    "mmoe": MMoESettings(num_experts=3, expert_dims=(16,)),
+    "ple": PLESettings(num_levels=2, expert_dims=(16,)),  # 2: the shared gate between levels
+    "esmm": ESMMSettings(bottom_dims=(16,)),
 }
-MULTI_TASK = ["shared_bottom", "mmoe", "ple", "esmm"]
 
 
 def all_tasks(prepared: PreparedData) -> dict[str, Task]:
@@ -44,38 +42,29 @@ def all_tasks(prepared: PreparedData) -> dict[str, Task]:
     return standard_tasks(len(vocab.item), len(vocab.category), 4)
 
 
-def tiny_config(prepared: PreparedData) -> MultiTaskConfig:
-    vocab = prepared.vocabularies
-    return MultiTaskConfig(
-        num_items=len(vocab.item),
-        num_categories=len(vocab.category),
-        num_behaviors=len(vocab.behavior),
-        embed_dim=D,
-        hidden_dim=H,
-        bottom_dims=(16,),
-        tower_dims=(8,),
-        num_experts=3,
-        expert_dims=(16,),
-        num_levels=2,  # PLE: exercises the shared gate between levels
-    )
-
-
 def build(
     name: str,
     prepared: PreparedData,
     tasks: list[Task] | None = None,
     seed: int = 0,
-    **options,
+    next_item_prior: bool = False,
 ) -> MultiTaskModel:
-    """A tiny model of one architecture, on every standard task unless told otherwise.
-
-    ``options`` change fields of the tiny config, e.g. ``next_item_prior=True``.
-    """
+    """A tiny model of one architecture (or "single_task"), on every standard task unless told
+    otherwise."""
     torch.manual_seed(seed)
     tasks = list(all_tasks(prepared).values()) if tasks is None else tasks
-    config = dataclasses.replace(tiny_config(prepared), **options)
-    item_category = torch.as_tensor(prepared.item_category)
-    return ARCHITECTURES[name](config, tasks, LSTMEncoder(D, H), item_category)
+    architecture = "shared_bottom" if name == "single_task" else name
+    return build_model(
+        prepared,
+        tasks[:1] if name == "single_task" else tasks,
+        architecture=architecture,
+        encoder="lstm",
+        embed_dim=D,
+        hidden_dim=H,
+        tower_dims=(8,),
+        next_item_prior=next_item_prior,
+        settings=TINY[architecture],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +73,7 @@ def batch(small_prepared: PreparedData) -> Batch:
     return small_prepared.dataset("train", max_len=10).batch(np.arange(40))
 
 
-@pytest.mark.parametrize("name", ARCHITECTURES)
+@pytest.mark.parametrize("name", NAMES)
 def test_every_task_has_an_output_of_the_right_shape(name, small_prepared, batch):
     model = build(name, small_prepared).eval()
     outputs = model(batch)
@@ -96,7 +85,7 @@ def test_every_task_has_an_output_of_the_right_shape(name, small_prepared, batch
         assert torch.isfinite(model.predict(batch)[task.name]).all()
 
 
-@pytest.mark.parametrize("name", ARCHITECTURES)
+@pytest.mark.parametrize("name", NAMES)
 def test_gradients_reach_every_parameter(name, small_prepared, batch):
     model = build(name, small_prepared)
     outputs = model(batch)
@@ -109,9 +98,9 @@ def test_gradients_reach_every_parameter(name, small_prepared, batch):
 @pytest.mark.parametrize("name", ["mmoe", "ple"])
 def test_gates_are_probabilities(name, small_prepared, batch):
     model = build(name, small_prepared)
-    model(batch)
-    assert set(model.last_gates) == set(model.candidate_tasks)
-    for gate in model.last_gates.values():
+    gates = model.gate_weights(batch)
+    assert set(gates) == set(model.candidate_tasks)
+    for gate in gates.values():
         assert not gate.requires_grad
         assert (gate >= 0).all()
         torch.testing.assert_close(gate.sum(dim=-1), torch.ones(len(gate)))
@@ -122,7 +111,8 @@ def test_esmm_buy_is_click_times_cvr(small_prepared, batch):
     outputs = model(batch)
     p_click, p_buy = outputs["click"].sigmoid(), outputs["buy"].sigmoid()
     assert (p_buy <= p_click + 1e-7).all()  # the cascade never lets p(buy) exceed p(click)
-    torch.testing.assert_close(p_buy, p_click * model.last_cvr_logit.sigmoid(), atol=1e-5, rtol=0)
+    p_conversion = model.cvr_logit(batch).sigmoid()  # p(buy | click)
+    torch.testing.assert_close(p_buy, p_click * p_conversion, atol=1e-5, rtol=0)
 
 
 def test_product_logit_is_finite_and_exact_at_extremes():
@@ -154,7 +144,7 @@ def test_candidate_free_heads_ignore_the_candidate(name, small_prepared, batch):
     assert not torch.allclose(before["click"], after["click"])  # the candidate is seen here
 
 
-@pytest.mark.parametrize("name", ARCHITECTURES)
+@pytest.mark.parametrize("name", NAMES)
 def test_padding_changes_nothing(name, small_prepared, batch):
     model = build(name, small_prepared).eval()
     padded = dict(batch)
@@ -165,7 +155,7 @@ def test_padding_changes_nothing(name, small_prepared, batch):
         torch.testing.assert_close(before[task_name], after[task_name], atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ARCHITECTURES)
+@pytest.mark.parametrize("name", NAMES)
 def test_same_seed_same_outputs(name, small_prepared, batch):
     first, second = build(name, small_prepared).eval(), build(name, small_prepared).eval()
     for task_name, output in first(batch).items():
@@ -186,11 +176,8 @@ def test_clear_errors(small_prepared):
     wrong_size = Task("next_item", "ranking", "next_item", 7, uses_candidate=False)
     with pytest.raises(ValueError, match=r"num_classes must be config\.num_items"):
         build("ple", small_prepared, [tasks["click"], wrong_size])
-    item_category = torch.as_tensor(small_prepared.item_category)
     with pytest.raises(ValueError, match=r"encoder\.output_dim"):
-        SharedBottomModel(
-            tiny_config(small_prepared), [tasks["click"]], LSTMEncoder(D, H + 1), item_category
-        )
+        build_model(small_prepared, ["click"], encoder=LSTMEncoder(D, H + 1), hidden_dim=H)
 
 
 @pytest.mark.parametrize("name", MULTI_TASK)
@@ -222,20 +209,16 @@ def test_it_learns(name, small_prepared):
     assert final < 0.85 * constant_loss  # learned more than the share of clicks
 
 
-@pytest.mark.parametrize("architecture", [SharedBottomModel, MMoEModel, PLEModel, ESMMModel])
-def test_output_biases_start_at_the_label_priors(architecture, small_prepared) -> None:
-    """After init_output_biases, mean predictions sit near each task's base rate."""
-    vocab = small_prepared.vocabularies
-    all_tasks = standard_tasks(len(vocab.item), len(vocab.category), 4)
-    tasks = [all_tasks[name] for name in ("click", "buy", "next_behavior", "next_item")]
-    set_seed(0)
-    config = MultiTaskConfig(len(vocab.item), len(vocab.category), len(vocab.behavior), 8, 12)
-    model = architecture(
-        config, tasks, LSTMEncoder(8, 12), torch.as_tensor(small_prepared.item_category)
-    )
-    rates = label_rates(tasks, small_prepared.train)
+@pytest.mark.parametrize("name", MULTI_TASK)
+def test_output_biases_start_at_the_label_priors(name, small_prepared) -> None:
+    """Built with label_rates, mean predictions sit near each task's base rate."""
+    names = ["click", "buy", "next_behavior", "next_item"]
+    rates = label_rates([all_tasks(small_prepared)[name] for name in names], small_prepared.train)
     assert rates["click"].item() == pytest.approx(0.2)
-    model.init_output_biases(rates)
+    set_seed(0)
+    model = build_model(
+        small_prepared, names, architecture=name, embed_dim=8, hidden_dim=12, label_rates=rates
+    )
     dataset = small_prepared.dataset("train", max_len=10)
     batch = dataset.batch(np.arange(2000))
     probabilities = model.eval().predict(batch)
@@ -244,7 +227,7 @@ def test_output_biases_start_at_the_label_priors(architecture, small_prepared) -
     positives = batch["click"] > 0.5
     behavior = probabilities["next_behavior"][positives].mean(dim=0)
     torch.testing.assert_close(behavior, rates["next_behavior"], atol=0.1, rtol=0.0)
-    if architecture is ESMMModel:
+    if name == "esmm":
         conversion = rates["buy"] / rates["click"]
         assert model.heads["buy"].bias.item() == pytest.approx(
             torch.logit(conversion).item(), rel=1e-5
@@ -296,3 +279,28 @@ def test_next_item_prior_needs_the_next_item_task(small_prepared):
     rating = Task("rating", "multiclass", "rating", 3, uses_candidate=True)
     with pytest.raises(ValueError, match=r"\['rating'\] are not binary"):
         build("shared_bottom", small_prepared, [rating, tasks["next_item"]], next_item_prior=True)
+
+
+def test_the_factory_picks_tasks_by_name_and_sizes_from_the_data(small_prepared):
+    vocab = small_prepared.vocabularies
+    item_category = torch.zeros(len(vocab.item), dtype=torch.long)
+    model = build_model(vocab, ["click", "next_item"], item_category=item_category)
+    assert model.config.num_items == len(vocab.item) == model.tasks[1].num_classes
+    assert torch.equal(model.item_category, item_category)
+    conversion = Task("conversion", "binary", "buy", only_positives=True)
+    mixed = build_model(small_prepared, ["click", conversion], architecture="mmoe")
+    assert mixed.tasks == [all_tasks(small_prepared)["click"], conversion]
+    assert isinstance(mixed.settings, MMoESettings) and mixed.encoder.output_dim == 32
+
+
+def test_the_factory_refuses_what_does_not_fit(small_prepared):
+    with pytest.raises(ValueError, match=r"unknown architecture 'moe'; choose from \['esmm'"):
+        build_model(small_prepared, ["click"], architecture="moe")
+    with pytest.raises(ValueError, match=r"unknown encoder 'rnn'"):
+        build_model(small_prepared, ["click"], encoder="rnn")
+    with pytest.raises(ValueError, match=r"unknown task\(s\) \['clicks'\]"):
+        build_model(small_prepared, ["clicks"])
+    with pytest.raises(ValueError, match="'ple' takes PLESettings, got MMoESettings"):
+        build_model(small_prepared, ["click"], architecture="ple", settings=MMoESettings())
+    with pytest.raises(ValueError, match="needs item_category="):
+        build_model(small_prepared.vocabularies, ["click"])

@@ -9,7 +9,7 @@ import torch
 from course_lib.data.pipeline import PreparedData
 from course_lib.data.vocab import NUM_RESERVED
 from course_lib.metrics import list_metrics, ranking_metrics
-from course_lib.models import ESMMModel, LSTMEncoder, MultiTaskModel
+from course_lib.models import LSTMEncoder, MultiTaskModel
 from course_lib.recommendation import catalogue_table, held_out_items, history_lengths, recommend
 
 D, H, MAX_LEN = 8, 12, 10
@@ -19,7 +19,7 @@ LIST_COLUMNS = ["user_id", "rank", "item_id", "category_id", "score", "p_click",
 @pytest.fixture(scope="module")
 def model(tiny_model) -> MultiTaskModel:
     """An untrained ESMM with click, buy and next_item: random but fixed scores."""
-    return tiny_model(ESMMModel, LSTMEncoder(D, H), D).eval()
+    return tiny_model("esmm", LSTMEncoder(D, H), D).eval()
 
 
 @pytest.fixture(scope="module")

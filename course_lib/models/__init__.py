@@ -1,4 +1,5 @@
-"""Models: embeddings, sequence encoders and the next-item and matrix-factorization models."""
+"""Models: embeddings, sequence encoders, the multi-task architectures and their factory, and
+the next-item and matrix-factorization models."""
 
 from course_lib.models.attention import SelfAttentionEncoder
 from course_lib.models.cnn import CNNEncoder
@@ -9,25 +10,30 @@ from course_lib.models.encoder_base import (
     last_real_step,
     real_steps,
 )
-from course_lib.models.esmm import ESMMModel
+from course_lib.models.esmm import ESMMModel, ESMMSettings
+from course_lib.models.factory import ARCHITECTURES, ENCODERS, build_model
 from course_lib.models.gru import GRUEncoder
 from course_lib.models.lstm import LSTMEncoder
 from course_lib.models.matrix_factorization import MatrixFactorization
 from course_lib.models.mean_pool import MeanPoolEncoder
-from course_lib.models.mmoe import MMoEModel
+from course_lib.models.mmoe import MMoEModel, MMoESettings
 from course_lib.models.multitask_base import MultiTaskConfig, MultiTaskModel
 from course_lib.models.next_item import NextItemConfig, NextItemModel
-from course_lib.models.ple import PLEModel
-from course_lib.models.shared_bottom import SharedBottomModel
+from course_lib.models.ple import PLEModel, PLESettings
+from course_lib.models.shared_bottom import SharedBottomModel, SharedBottomSettings
 
 __all__ = [
+    "ARCHITECTURES",
+    "ENCODERS",
     "BehaviorEmbedding",
     "CNNEncoder",
     "ESMMModel",
+    "ESMMSettings",
     "EncoderOutput",
     "GRUEncoder",
     "LSTMEncoder",
     "MMoEModel",
+    "MMoESettings",
     "MatrixFactorization",
     "MeanPoolEncoder",
     "MultiTaskConfig",
@@ -35,9 +41,12 @@ __all__ = [
     "NextItemConfig",
     "NextItemModel",
     "PLEModel",
+    "PLESettings",
     "SelfAttentionEncoder",
     "SequenceEncoder",
     "SharedBottomModel",
+    "SharedBottomSettings",
+    "build_model",
     "last_real_step",
     "real_steps",
 ]

@@ -10,6 +10,7 @@ p(click and buy) = p(click) · p(buy | click) is trained on the buy label of *ev
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -34,26 +35,34 @@ def product_logit(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return log_p - torch.log(-torch.expm1(log_p))  # (B,)
 
 
+@dataclass(frozen=True)
+class ESMMSettings:
+    """ESMM's own sizes."""
+
+    # first layers of the CTR and CVR towers, before config.tower_dims: the depth of
+    # shared-bottom's bottom and tower together, with nothing shared above the encoder
+    bottom_dims: tuple[int, ...] = (64,)
+
+
 class ESMMModel(MultiTaskModel):
     """A CTR tower and a CVR tower whose product predicts click-and-buy on the entire space.
 
     Needs candidate tasks named "click" and "buy". The output "click" is the CTR logit a; the
     output "buy" is the logit of p(click) · p(buy | click), so its probability can never exceed
-    the click probability. The buy label (click *and* purchase) is defined on every sample, so
-    both losses use all impressions: no selection bias. The shared part is the embedding and
-    the encoder, as in the paper; each tower is ``mlp(x, bottom_dims + tower_dims)``. Any other
-    candidate task gets a tower of its own.
-
-    Attributes:
-        last_cvr_logit: the CVR logit c, logit of p(buy | click), from the last forward pass,
-            detached, (B,); not a declared task, so not in the output dict.
+    the click probability; ``cvr_logit`` gives the CVR logit c. The buy label (click *and*
+    purchase) is defined on every sample, so both losses use all impressions: no selection
+    bias. The shared part is the embedding and the encoder, as in the paper; each tower is
+    ``mlp(x, bottom_dims + tower_dims)``. Any other candidate task gets a tower of its own.
 
     Args:
-        config: the sizes (``bottom_dims``, ``tower_dims``, ``dropout``).
+        config: the sizes every architecture has (``tower_dims``, ``dropout``, ...).
         tasks: the declared tasks, with "click" and "buy" among them.
         encoder: any ``SequenceEncoder`` with ``output_dim = hidden_dim``.
         item_category: the category index of every item index.
+        settings: the towers' first layers.
     """
+
+    settings_class = ESMMSettings
 
     def __init__(
         self,
@@ -61,6 +70,7 @@ class ESMMModel(MultiTaskModel):
         tasks: Sequence[Task],
         encoder: SequenceEncoder,
         item_category: torch.Tensor,
+        settings: ESMMSettings = ESMMSettings(),
     ) -> None:
         for name in ("click", "buy"):
             if not any(t.name == name and t.kind == "binary" and t.uses_candidate for t in tasks):
@@ -69,12 +79,12 @@ class ESMMModel(MultiTaskModel):
                     f"{[task.name for task in tasks]}"
                 )
         super().__init__(config, tasks, encoder, item_category)
-        dims = (*config.bottom_dims, *config.tower_dims)
+        self.settings = settings
+        dims = (*settings.bottom_dims, *config.tower_dims)
         # "click" is the CTR tower, "buy" the CVR tower: the base class puts a head on each
         self.towers = nn.ModuleDict(
             {name: mlp(self.feature_dim, dims, config.dropout) for name in self.candidate_tasks}
         )
-        self.last_cvr_logit: torch.Tensor | None = None
 
     def task_representations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each candidate task's own tower on the shared features.
@@ -98,6 +108,14 @@ class ESMMModel(MultiTaskModel):
         """
         outputs = super().forward(batch)
         ctr_logit, cvr_logit = outputs["click"], outputs["buy"]  # (B,), (B,)
-        self.last_cvr_logit = cvr_logit.detach()
         outputs["buy"] = product_logit(ctr_logit, cvr_logit)  # logit of p(click and buy)
         return outputs
+
+    @torch.no_grad()
+    def cvr_logit(self, batch: Batch) -> torch.Tensor:
+        """The CVR logit c, logit of p(buy | click); not a declared task, so not an output.
+
+        Shape:
+            batch -> (B,)
+        """
+        return super().forward(batch)["buy"]

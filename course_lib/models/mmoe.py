@@ -9,28 +9,36 @@ its own mixture weights. Related tasks can share experts, conflicting ones can d
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from course_lib.models.encoder_base import SequenceEncoder
 from course_lib.models.multitask_base import MultiTaskConfig, MultiTaskModel, mlp, mlp_output_dim
-from course_lib.tasks import Task
+from course_lib.tasks import Batch, Task
+
+
+@dataclass(frozen=True)
+class MMoESettings:
+    """MMoE's own sizes."""
+
+    num_experts: int = 4  # E: experts every task's gate mixes
+    expert_dims: tuple[int, ...] = (64,)  # layers of one expert MLP
 
 
 class MMoEModel(MultiTaskModel):
     """E shared experts, one softmax gate and one tower per candidate task.
 
-    Attributes:
-        last_gates: each candidate task's gate weights from the last forward pass, detached,
-            ``{name: (B, E)}``; every row sums to 1 (for plotting expert usage).
-
     Args:
-        config: the sizes (``num_experts``, ``expert_dims``, ``tower_dims``, ``dropout``).
+        config: the sizes every architecture has (``tower_dims``, ``dropout``, ...).
         tasks: the declared tasks.
         encoder: any ``SequenceEncoder`` with ``output_dim = hidden_dim``.
         item_category: the category index of every item index.
+        settings: the experts' number and sizes.
     """
+
+    settings_class = MMoESettings
 
     def __init__(
         self,
@@ -38,23 +46,32 @@ class MMoEModel(MultiTaskModel):
         tasks: Sequence[Task],
         encoder: SequenceEncoder,
         item_category: torch.Tensor,
+        settings: MMoESettings = MMoESettings(),
     ) -> None:
         super().__init__(config, tasks, encoder, item_category)
-        if config.num_experts < 1:
-            raise ValueError(f"MMoE needs num_experts >= 1, got {config.num_experts}")
+        if settings.num_experts < 1:
+            raise ValueError(f"MMoE needs num_experts >= 1, got {settings.num_experts}")
+        self.settings = settings
         self.experts = nn.ModuleList(
-            mlp(self.feature_dim, config.expert_dims, config.dropout)
-            for _ in range(config.num_experts)
+            mlp(self.feature_dim, settings.expert_dims, config.dropout)
+            for _ in range(settings.num_experts)
         )
-        expert_dim = mlp_output_dim(self.feature_dim, config.expert_dims)
+        expert_dim = mlp_output_dim(self.feature_dim, settings.expert_dims)
         names = self.candidate_tasks
         self.gates = nn.ModuleDict(
-            {name: nn.Linear(self.feature_dim, config.num_experts) for name in names}
+            {name: nn.Linear(self.feature_dim, settings.num_experts) for name in names}
         )
         self.towers = nn.ModuleDict(
             {name: mlp(expert_dim, config.tower_dims, config.dropout) for name in names}
         )
-        self.last_gates: dict[str, torch.Tensor] = {}
+
+    def gate(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Task ``name``'s mixture weights over the experts: a linear layer and a softmax.
+
+        Shape:
+            x: (B, H + 2D) -> (B, E), each row sums to 1
+        """
+        return self.gates[name](x).softmax(dim=-1)
 
     def task_representations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every expert once, then per task: gate, weighted sum of the experts, tower.
@@ -65,8 +82,17 @@ class MMoEModel(MultiTaskModel):
         experts = torch.stack([expert(x) for expert in self.experts], dim=1)  # (B, E, H)
         representations = {}
         for name in self.candidate_tasks:
-            gate = self.gates[name](x).softmax(dim=-1)  # (B, E), each row sums to 1
+            gate = self.gate(name, x)  # (B, E), each row sums to 1
             mixed = torch.einsum("be,beh->bh", gate, experts)  # (B, H)
             representations[name] = self.towers[name](mixed)  # (B, tower_dims[-1])
-            self.last_gates[name] = gate.detach()
         return representations
+
+    @torch.no_grad()
+    def gate_weights(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Each candidate task's gate weights on a batch, for plotting expert usage.
+
+        Shape:
+            batch -> {name: (B, E)}, every row sums to 1
+        """
+        _, x = self.features(batch)  # (B, H + 2D)
+        return {name: self.gate(name, x) for name in self.candidate_tasks}

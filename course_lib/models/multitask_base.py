@@ -3,8 +3,9 @@
 Taught in notebook 04 (single-task versus multi-task). A multi-task model is
 embedding -> sequence encoder -> *sharing architecture* -> one head per declared task. Only the
 middle part differs between shared-bottom, MMoE, PLE and ESMM, so each architecture's file
-implements one method, ``task_representations``: how the shared features ``x`` become one
-vector per candidate task. Everything else lives here, written once.
+holds a dataclass of its own sizes (its settings) and implements one method,
+``task_representations``: how the shared features ``x`` become one vector per candidate task.
+Everything else lives here, written once; ``factory.build_model`` builds any of them by name.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -24,20 +26,18 @@ from course_lib.tasks import Batch, Task
 
 @dataclass
 class MultiTaskConfig:
-    """Sizes of a multi-task model; vocabulary sizes include PAD and UNK."""
+    """What every architecture has: sizes, towers, dropout; vocabulary sizes include PAD and UNK.
+
+    The sizes of an architecture's own part (experts, levels) are in its settings, e.g.
+    ``MMoESettings``; ``build_model`` fills the vocabulary sizes in from the data.
+    """
 
     num_items: int  # V: item vocabulary, also the number of logits of a ranking task
     num_categories: int  # category vocabulary
     num_behaviors: int  # behavior vocabulary (6 with PAD, UNK), not the 4 next_behavior classes
     embed_dim: int = 32  # D: must equal the encoder's input_dim
     hidden_dim: int = 32  # H: must equal the encoder's output_dim
-    bottom_dims: tuple[int, ...] = (64,)  # shared-bottom MLP (and ESMM's towers start with it)
     tower_dims: tuple[int, ...] = (32,)  # per-task tower MLP; its last size feeds the head
-    num_experts: int = 4  # E: MMoE experts
-    expert_dims: tuple[int, ...] = (64,)  # layers of one expert MLP (MMoE and PLE)
-    num_shared_experts: int = 2  # PLE: experts every task's gate can use, per level
-    num_task_experts: int = 1  # PLE: experts of each task alone, per level
-    num_levels: int = 1  # PLE: stacked extraction levels (1 = CGC, Tang et al.)
     dropout: float = 0.0  # dropout after every hidden layer of the MLPs
     next_item_prior: bool = False  # candidate logits add a learned multiple of the next-item lift
 
@@ -82,6 +82,8 @@ class MultiTaskModel(nn.Module):
         encoder: any ``SequenceEncoder`` with ``output_dim = hidden_dim``.
         item_category: the category index of every item index (``item_category_table``).
     """
+
+    settings_class: ClassVar[type]  # each architecture's dataclass of its own sizes
 
     def __init__(
         self,

@@ -11,13 +11,24 @@ input, while each task's mixture becomes that task's next input. Towers sit on t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from course_lib.models.encoder_base import SequenceEncoder
 from course_lib.models.multitask_base import MultiTaskConfig, MultiTaskModel, mlp, mlp_output_dim
-from course_lib.tasks import Task
+from course_lib.tasks import Batch, Task
+
+
+@dataclass(frozen=True)
+class PLESettings:
+    """PLE's own sizes."""
+
+    num_shared_experts: int = 2  # S: experts every task's gate can use, per level
+    num_task_experts: int = 1  # K: experts of each task alone, per level
+    num_levels: int = 1  # stacked extraction levels (1 = CGC, Tang et al.)
+    expert_dims: tuple[int, ...] = (64,)  # layers of one expert MLP
 
 
 class ExtractionLevel(nn.Module):
@@ -26,22 +37,26 @@ class ExtractionLevel(nn.Module):
     Args:
         in_dim: size of every input of the level.
         names: the candidate tasks.
-        config: ``num_shared_experts``, ``num_task_experts``, ``expert_dims``, ``dropout``.
+        settings: ``num_shared_experts``, ``num_task_experts``, ``expert_dims``.
+        dropout: dropout after every hidden layer of the experts.
         shared_gate: whether to build the gate feeding the next level's shared input (every
             level but the last).
     """
 
     def __init__(
-        self, in_dim: int, names: list[str], config: MultiTaskConfig, shared_gate: bool
+        self,
+        in_dim: int,
+        names: list[str],
+        settings: PLESettings,
+        dropout: float,
+        shared_gate: bool,
     ) -> None:
         super().__init__()
         self.names = names
-        S, K = config.num_shared_experts, config.num_task_experts
+        S, K = settings.num_shared_experts, settings.num_task_experts
 
         def experts(count: int) -> nn.ModuleList:
-            return nn.ModuleList(
-                mlp(in_dim, config.expert_dims, config.dropout) for _ in range(count)
-            )
+            return nn.ModuleList(mlp(in_dim, settings.expert_dims, dropout) for _ in range(count))
 
         self.shared_experts = experts(S)
         self.task_experts = nn.ModuleDict({name: experts(K) for name in names})
@@ -80,18 +95,15 @@ class ExtractionLevel(nn.Module):
 class PLEModel(MultiTaskModel):
     """``num_levels`` extraction levels, then one tower per candidate task.
 
-    Attributes:
-        last_gates: each candidate task's gate weights at the top level from the last forward
-            pass, detached, ``{name: (B, K + S)}`` with its own K experts first, then the S
-            shared ones; every row sums to 1.
-
     Args:
-        config: the sizes (``num_levels``, ``num_shared_experts``, ``num_task_experts``,
-            ``expert_dims``, ``tower_dims``, ``dropout``).
+        config: the sizes every architecture has (``tower_dims``, ``dropout``, ...).
         tasks: the declared tasks.
         encoder: any ``SequenceEncoder`` with ``output_dim = hidden_dim``.
         item_category: the category index of every item index.
+        settings: the levels and experts.
     """
+
+    settings_class = PLESettings
 
     def __init__(
         self,
@@ -99,26 +111,29 @@ class PLEModel(MultiTaskModel):
         tasks: Sequence[Task],
         encoder: SequenceEncoder,
         item_category: torch.Tensor,
+        settings: PLESettings = PLESettings(),
     ) -> None:
         super().__init__(config, tasks, encoder, item_category)
-        if config.num_levels < 1:
-            raise ValueError(f"PLE needs num_levels >= 1, got {config.num_levels}")
-        if min(config.num_shared_experts, config.num_task_experts) < 0 or (
-            config.num_shared_experts + config.num_task_experts < 1
+        if settings.num_levels < 1:
+            raise ValueError(f"PLE needs num_levels >= 1, got {settings.num_levels}")
+        if min(settings.num_shared_experts, settings.num_task_experts) < 0 or (
+            settings.num_shared_experts + settings.num_task_experts < 1
         ):
             raise ValueError(
                 "PLE needs num_shared_experts >= 0, num_task_experts >= 0 and at least one "
-                f"expert; got {config.num_shared_experts} and {config.num_task_experts}"
+                f"expert; got {settings.num_shared_experts} and {settings.num_task_experts}"
             )
-        expert_dim = mlp_output_dim(self.feature_dim, config.expert_dims)
+        self.settings = settings
+        expert_dim = mlp_output_dim(self.feature_dim, settings.expert_dims)
         self.levels = nn.ModuleList(
             ExtractionLevel(
                 self.feature_dim if level == 0 else expert_dim,
                 self.candidate_tasks,
-                config,
-                shared_gate=level < config.num_levels - 1,
+                settings,
+                config.dropout,
+                shared_gate=level < settings.num_levels - 1,
             )
-            for level in range(config.num_levels)
+            for level in range(settings.num_levels)
         )
         self.towers = nn.ModuleDict(
             {
@@ -126,17 +141,38 @@ class PLEModel(MultiTaskModel):
                 for name in self.candidate_tasks
             }
         )
-        self.last_gates: dict[str, torch.Tensor] = {}
 
-    def task_representations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every level in turn, each task following its own path; then the towers.
+    def extract(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Every level in turn, each task following its own path.
 
-        Shape:
-            x: (B, H + 2D) -> {name: (B, tower_dims[-1])}
+        Returns:
+            Each task's mixture at the top level, and its gate weights there: its own K
+            experts first, then the S shared ones.
+
+        Shape (H here is the expert size):
+            x: (B, H + 2D) -> {name: (B, H)}, {name: (B, K + S)}
         """
         task_inputs = {name: x for name in self.candidate_tasks}  # all start from x
         shared_input = x
         for level in self.levels:
             task_inputs, shared_input, gates = level(task_inputs, shared_input)
-        self.last_gates = {name: gate.detach() for name, gate in gates.items()}
-        return {name: self.towers[name](task_inputs[name]) for name in self.candidate_tasks}
+        return task_inputs, gates
+
+    def task_representations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The extraction levels, then the towers.
+
+        Shape:
+            x: (B, H + 2D) -> {name: (B, tower_dims[-1])}
+        """
+        mixtures, _ = self.extract(x)  # {name: (B, H)}
+        return {name: self.towers[name](mixtures[name]) for name in self.candidate_tasks}
+
+    @torch.no_grad()
+    def gate_weights(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Each candidate task's gate weights at the top level on a batch, for plotting.
+
+        Shape:
+            batch -> {name: (B, K + S)}, its own K experts first; every row sums to 1
+        """
+        _, x = self.features(batch)  # (B, H + 2D)
+        return self.extract(x)[1]

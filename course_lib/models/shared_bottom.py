@@ -9,6 +9,7 @@ With a single task it is the course's single-task baseline; there is no separate
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -18,17 +19,27 @@ from course_lib.models.multitask_base import MultiTaskConfig, MultiTaskModel, ml
 from course_lib.tasks import Task
 
 
+@dataclass(frozen=True)
+class SharedBottomSettings:
+    """The shared-bottom model's own sizes."""
+
+    bottom_dims: tuple[int, ...] = (64,)  # the MLP every candidate task reads
+
+
 class SharedBottomModel(MultiTaskModel):
     """One shared bottom MLP and one tower per candidate task.
 
     Pass one task to get a single-task model with exactly the same layers.
 
     Args:
-        config: the sizes (``bottom_dims``, ``tower_dims``, ``dropout``).
+        config: the sizes every architecture has (``tower_dims``, ``dropout``, ...).
         tasks: the declared tasks.
         encoder: any ``SequenceEncoder`` with ``output_dim = hidden_dim``.
         item_category: the category index of every item index.
+        settings: the bottom's sizes.
     """
+
+    settings_class = SharedBottomSettings
 
     def __init__(
         self,
@@ -36,10 +47,12 @@ class SharedBottomModel(MultiTaskModel):
         tasks: Sequence[Task],
         encoder: SequenceEncoder,
         item_category: torch.Tensor,
+        settings: SharedBottomSettings = SharedBottomSettings(),
     ) -> None:
         super().__init__(config, tasks, encoder, item_category)
-        self.bottom = mlp(self.feature_dim, config.bottom_dims, config.dropout)
-        bottom_dim = mlp_output_dim(self.feature_dim, config.bottom_dims)
+        self.settings = settings
+        self.bottom = mlp(self.feature_dim, settings.bottom_dims, config.dropout)
+        bottom_dim = mlp_output_dim(self.feature_dim, settings.bottom_dims)
         self.towers = nn.ModuleDict(
             {
                 name: mlp(bottom_dim, config.tower_dims, config.dropout)

@@ -31,7 +31,6 @@ import torch
 from course_lib import (
     TAOBAO_BEHAVIORS,
     LogValidationError,
-    MultiTaskConfig,
     SimulatorConfig,
     build_model,
     evaluate_tasks,
@@ -150,11 +149,9 @@ print(f"next behavior classes: {vocab.num_behaviors}, items {len(vocab.item) - 2
 # how to rebuild it. Training, evaluation and the lists are the calls of notebooks 04–06:
 
 # %%
-ARCHITECTURE, ENCODER = "mmoe", {"name": "cnn"}
-config = MultiTaskConfig(len(vocab.item), len(vocab.category), len(vocab.behavior))
+ARCHITECTURE, ENCODER = "mmoe", "cnn"
 set_seed(SEED)
-model = build_model(ARCHITECTURE, config, ENCODER, tasks, data.item_category)
-model.init_output_biases(rates)
+model = build_model(data, tasks, architecture=ARCHITECTURE, encoder=ENCODER, label_rates=rates)
 loaders = {
     part: make_loader(data.dataset(part, MAX_LEN), BATCH_SIZE, part == "train", SEED)
     for part in ("train", "valid", "test")
@@ -195,9 +192,7 @@ save_checkpoint(
     checkpoint,
     model,
     architecture=ARCHITECTURE,
-    config=config,
     encoder=ENCODER,
-    tasks=tasks,
     vocabularies=vocab,
     metrics=test,
 )
