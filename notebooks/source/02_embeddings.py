@@ -35,6 +35,7 @@ from course_lib import (
     UNK,
     MatrixFactorization,
     bundled_window,
+    get_device,
     load_bundled_log,
     load_bundled_side_tables,
     make_loader,
@@ -46,6 +47,7 @@ from course_lib import (
 from course_lib.exercises import embeddings
 
 SEEDS = (0, 1, 2)  # every comparison is repeated over these seeds
+DEVICE = get_device()  # a GPU if there is one, else the CPU (notebook 00)
 EMBED_DIM = 32  # D: the length of every user and item vector
 NUM_NEGATIVES = 4  # sampled negatives per true next item (the click task of notebook 01)
 BATCH_SIZE = 1024
@@ -159,13 +161,14 @@ assert table.weight[0].abs().sum() == 0
 def train_mf(seed: int) -> tuple[MatrixFactorization, list[float], float]:
     """Train matrix factorisation from seed `seed`; returns the model, its losses, seconds."""
     set_seed(seed)
-    model = MatrixFactorization(len(data.vocabularies.user), num_items, EMBED_DIM)
+    model = MatrixFactorization(len(data.vocabularies.user), num_items, EMBED_DIM).to(DEVICE)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     # max_len=1: matrix factorisation reads no history, so keep the batches small
     loader = make_loader(data.dataset("train", max_len=1), BATCH_SIZE, shuffle=True, seed=seed)
     begin = time.perf_counter()
-    losses = train_steps(model, loader, model.loss, optimizer, "cpu", num_steps=NUM_STEPS)
-    return model.eval(), losses, time.perf_counter() - begin
+    losses = train_steps(model, loader, model.loss, optimizer, DEVICE, num_steps=NUM_STEPS)
+    seconds = time.perf_counter() - begin
+    return model.cpu().eval(), losses, seconds  # on the CPU: read below with NumPy
 
 
 test_set = data.dataset("test", max_len=1)

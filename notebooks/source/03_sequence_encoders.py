@@ -42,8 +42,10 @@ from course_lib import (
     SelfAttentionEncoder,
     bundled_window,
     evaluate_ranking,
+    get_device,
     load_bundled_log,
     make_loader,
+    move_batch,
     prepare,
     repeat_batches,
     set_seed,
@@ -52,6 +54,7 @@ from course_lib import (
 from course_lib.exercises import sequences
 
 SEEDS = (0, 1, 2)  # every encoder is trained once per seed
+DEVICE = get_device()  # a GPU if there is one, else the CPU (notebook 00)
 EMBED_DIM = 32  # D
 HIDDEN_DIM = 32  # H
 MAX_LEN = 20  # events of history each sample keeps
@@ -185,12 +188,12 @@ def train_next_item(make_encoder, seed: int) -> tuple[NextItemModel, float]:
     config = NextItemConfig(
         len(vocab.item), len(vocab.category), len(vocab.behavior), EMBED_DIM, HIDDEN_DIM
     )
-    model = NextItemModel(config, make_encoder(), item_category)
+    model = NextItemModel(config, make_encoder(), item_category).to(DEVICE)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     train_set = data.dataset("train", max_len=MAX_LEN)
     batches = repeat_batches(make_loader(train_set, BATCH_SIZE, shuffle=True, seed=seed))
     begin = time.perf_counter()
-    train_steps(model, batches, model.loss, optimizer, "cpu", num_steps=NUM_STEPS)
+    train_steps(model, batches, model.loss, optimizer, DEVICE, num_steps=NUM_STEPS)
     return model.eval(), time.perf_counter() - begin
 
 
@@ -198,7 +201,7 @@ rows, models = [], {}
 runs = [(name, seed) for name in encoders for seed in SEEDS]
 for name, seed in tqdm(runs, desc="training every encoder from every seed"):
     model, seconds = train_next_item(encoders[name], seed)
-    metrics = evaluate_ranking(lambda b, m=model: m(b)["next_item"], test_loader, "cpu")
+    metrics = evaluate_ranking(lambda b, m=model: m(b)["next_item"], test_loader, DEVICE)
     rows.append({"encoder": name, "seed": seed, "seconds": seconds, **metrics})
     models[name, seed] = model
 results = pd.DataFrame(rows)
@@ -206,8 +209,8 @@ results = pd.DataFrame(rows)
 popularity = PopularityBaseline().fit(data.train.next_item, len(vocab.item))
 last_category = RepeatLastCategoryBaseline().fit(data.train.next_item, data.item_category)
 baselines = {
-    "popularity": evaluate_ranking(popularity.scores, test_loader, "cpu"),
-    "repeat last category": evaluate_ranking(last_category.scores, test_loader, "cpu"),
+    "popularity": evaluate_ranking(popularity.scores, test_loader, DEVICE),
+    "repeat last category": evaluate_ranking(last_category.scores, test_loader, DEVICE),
 }
 print("training seconds per model:")
 print(results.groupby("encoder", sort=False)["seconds"].mean().round(1).to_string())
@@ -269,7 +272,7 @@ for name in ("LSTM", "GRU", "CNN", "self-attention"):
 # %%
 def sensitivity_by_position(model: NextItemModel) -> np.ndarray:
     """Mean gradient norm of the user state w.r.t. each event's embedding, oldest first."""
-    batch = next(iter(test_loader))
+    batch = move_batch(next(iter(test_loader)), DEVICE)
     full = batch["lengths"] == MAX_LEN
     embedded = (
         model.embedding(
@@ -282,7 +285,7 @@ def sensitivity_by_position(model: NextItemModel) -> np.ndarray:
     )  # (B, L, D)
     state = model.encoder(embedded, batch["lengths"][full]).state  # (B, H)
     (gradient,) = torch.autograd.grad(state.pow(2).sum(), embedded)  # (B, L, D)
-    per_position = gradient.norm(dim=-1).mean(dim=0).numpy()  # (L,)
+    per_position = gradient.norm(dim=-1).mean(dim=0).cpu().numpy()  # (L,)
     return per_position / per_position.sum()
 
 

@@ -27,18 +27,14 @@ import torch
 from tqdm.auto import tqdm
 
 from course_lib import (
-    CNNEncoder,
-    ESMMModel,
-    MMoEModel,
-    MultiTaskConfig,
-    PLEModel,
-    SharedBottomModel,
     SimulatorConfig,
     Task,
     bayes_limit_auc,
+    build_model,
     bundled_window,
     evaluate_tasks,
     fit,
+    get_device,
     label_rates,
     load_bundled_log,
     make_loader,
@@ -51,6 +47,7 @@ from course_lib import (
 from course_lib.exercises import multitask
 
 SEEDS = (0, 1, 2)
+DEVICE = get_device()  # a GPU if there is one, else the CPU (notebook 00)
 EMBED_DIM = 32  # D
 HIDDEN_DIM = 32  # H
 MAX_LEN = 10  # events of history per sample: the recent ones carry most of the signal
@@ -119,17 +116,22 @@ assert 33.5 < rates["click"].item() / rates["buy"].item() < 34.5  # "34 times mo
 #   $p(\text{click and buy}) = p(\text{click}) \cdot p(\text{buy} \mid \text{click})$, trained on
 #   all samples, so $p(\text{buy})$ can never exceed $p(\text{click})$.
 #
-# The MMoE gate, by hand, on a freshly built model: every expert once, a softmax gate per task,
-# a weighted sum, the task's tower.
+# `build_model` builds any of them by name for the data's vocabularies (`ARCHITECTURES` lists
+# the names; `MMoESettings`, `PLESettings` and the like hold each one's own sizes). The MMoE
+# gate, by hand, on a freshly built model: every expert once, a softmax gate per task, a
+# weighted sum, the task's tower.
 
 # %%
 candidate_tasks = [TASKS["click"], TASKS["buy"], TASKS["next_behavior"]]
-config = MultiTaskConfig(
-    len(vocab.item), len(vocab.category), len(vocab.behavior), EMBED_DIM, HIDDEN_DIM
-)
-item_category = torch.as_tensor(data.item_category)
 set_seed(0)
-mmoe = MMoEModel(config, candidate_tasks, CNNEncoder(EMBED_DIM, HIDDEN_DIM), item_category)
+mmoe = build_model(
+    data,
+    candidate_tasks,
+    architecture="mmoe",
+    encoder="cnn",
+    embed_dim=EMBED_DIM,
+    hidden_dim=HIDDEN_DIM,
+)
 x = torch.randn(5, mmoe.feature_dim)  # features of 5 samples
 with torch.no_grad():
     experts = torch.stack([expert(x) for expert in mmoe.experts], dim=1)  # (5, E, H)
@@ -144,35 +146,37 @@ print("buy gate of 5 samples (rows sum to 1):\n", gate.numpy().round(3))
 # the weights):
 
 # %%
-ARCHITECTURES = {
-    "single-task: click": (SharedBottomModel, ["click"]),
-    "single-task: buy": (SharedBottomModel, ["buy"]),
-    "single-task: next behavior": (SharedBottomModel, ["next_behavior"]),
-    "shared-bottom": (SharedBottomModel, ["click", "buy", "next_behavior"]),
-    "MMoE": (MMoEModel, ["click", "buy", "next_behavior"]),
-    "PLE": (PLEModel, ["click", "buy", "next_behavior"]),
-    "ESMM": (ESMMModel, ["click", "buy", "next_behavior"]),
+MODELS = {  # name in the tables: (architecture, tasks)
+    "single-task: click": ("shared_bottom", ["click"]),
+    "single-task: buy": ("shared_bottom", ["buy"]),
+    "single-task: next behavior": ("shared_bottom", ["next_behavior"]),
+    "shared-bottom": ("shared_bottom", ["click", "buy", "next_behavior"]),
+    "MMoE": ("mmoe", ["click", "buy", "next_behavior"]),
+    "PLE": ("ple", ["click", "buy", "next_behavior"]),
+    "ESMM": ("esmm", ["click", "buy", "next_behavior"]),
 }
 
 
-def build(architecture, task_names: list[str], seed: int, data=data, tasks=TASKS):
-    """A fresh model for `task_names`, its output layers started at the label rates."""
+def build(architecture: str, task_names: list[str], seed: int, data=data, tasks=TASKS):
+    """A fresh model for `task_names` from `seed`, its output layers at the label rates."""
     chosen = [tasks[t] for t in task_names]
-    vocab = data.vocabularies
-    config = MultiTaskConfig(
-        len(vocab.item), len(vocab.category), len(vocab.behavior), EMBED_DIM, HIDDEN_DIM
-    )
     set_seed(seed)
-    encoder = CNNEncoder(EMBED_DIM, HIDDEN_DIM)
-    model = architecture(config, chosen, encoder, torch.as_tensor(data.item_category))
-    model.init_output_biases(label_rates(chosen, data.train))
+    model = build_model(
+        data,
+        chosen,
+        architecture=architecture,
+        encoder="cnn",
+        embed_dim=EMBED_DIM,
+        hidden_dim=HIDDEN_DIM,
+        label_rates=label_rates(chosen, data.train),
+    )
     return model, chosen
 
 
 sizes = pd.Series(
     {
         name: sum(p.numel() for p in build(*setup, seed=0)[0].parameters())
-        for name, setup in ARCHITECTURES.items()
+        for name, setup in MODELS.items()
     },
     name="parameters",
 )
@@ -180,15 +184,15 @@ sizes = pd.Series(
 sizes
 
 # %% [markdown]
-# `build` also calls `init_output_biases`: each output layer starts at its task's base rate
-# (a buy logit of about −5 rather than 0). Without it, a multi-task model spends its first
-# steps pushing every buy prediction down from 0.5, and those large early gradients run
-# through the shared layers and disturb the click task. The loss of the first batch shows the
-# difference:
+# `build` also passes `label_rates` to `build_model`, which calls `init_output_biases`: each
+# output layer starts at its task's base rate (a buy logit of about −5 rather than 0). Without
+# it, a multi-task model spends its first steps pushing every buy prediction down from 0.5,
+# and those large early gradients run through the shared layers and disturb the click task.
+# The loss of the first batch shows the difference:
 
 # %%
 first_batch = next(iter(make_loader(data.dataset("train", MAX_LEN), BATCH_SIZE, shuffle=True)))
-model, chosen = build(*ARCHITECTURES["shared-bottom"], seed=0)
+model, chosen = build(*MODELS["shared-bottom"], seed=0)
 with torch.no_grad():
     started = {t.name: t.loss(model(first_batch)[t.name], first_batch).item() for t in chosen}
     for head in model.heads.values():
@@ -211,15 +215,15 @@ loaders = {
 }
 MONITOR = {"binary": "roc_auc", "multiclass": "log_loss"}
 rows, histories = [], {}
-runs = [(name, seed) for name in ARCHITECTURES for seed in SEEDS]
+runs = [(name, seed) for name in MODELS for seed in SEEDS]
 for name, seed in tqdm(runs, desc="training every model from every seed"):
-    model, chosen = build(*ARCHITECTURES[name], seed=seed)
+    model, chosen = build(*MODELS[name], seed=seed)
     result = fit(
         model,
         chosen,
         make_loader(train_set, BATCH_SIZE, shuffle=True, seed=seed),
         loaders["valid"],
-        device="cpu",
+        device=DEVICE,
         epochs=EPOCHS,
         lr=LR,
         monitor=(chosen[0].name, MONITOR[chosen[0].kind]),
@@ -228,7 +232,7 @@ for name, seed in tqdm(runs, desc="training every model from every seed"):
         progress=False,
         seed=seed,
     )
-    test = evaluate_tasks(model, chosen, loaders["test"], "cpu")
+    test = evaluate_tasks(model, chosen, loaders["test"], DEVICE)
     rows.append(
         {
             "model": name,
@@ -311,7 +315,7 @@ plt.show()
 # ESMM's buy probability is a product with its click probability, so it can never exceed it:
 
 # %%
-esmm, _ = build(*ARCHITECTURES["ESMM"], seed=0)
+esmm, _ = build(*MODELS["ESMM"], seed=0)
 test_set = data.dataset("test", MAX_LEN)
 test_batch = test_set.batch(np.arange(len(test_set)))
 with torch.no_grad():
@@ -351,14 +355,14 @@ for relatedness in RELATEDNESS:
     ):
         for seed in SEEDS:
             model, chosen = build(
-                SharedBottomModel, task_names, seed, data=sweep_data, tasks=sweep_tasks
+                "shared_bottom", task_names, seed, data=sweep_data, tasks=sweep_tasks
             )
             fit(
                 model,
                 chosen,
                 make_loader(sweep_train, BATCH_SIZE, shuffle=True, seed=seed),
                 sweep_loaders["valid"],
-                device="cpu",
+                device=DEVICE,
                 epochs=EPOCHS,
                 lr=LR,
                 monitor=("conversion", "roc_auc"),
@@ -367,7 +371,7 @@ for relatedness in RELATEDNESS:
                 progress=False,
                 seed=seed,
             )
-            auc = evaluate_tasks(model, [conversion], sweep_loaders["test"], "cpu")
+            auc = evaluate_tasks(model, [conversion], sweep_loaders["test"], DEVICE)
             sweep_rows.append(
                 {
                     "relatedness": relatedness,

@@ -31,20 +31,19 @@ import torch
 from tqdm.auto import tqdm
 
 from course_lib import (
-    CNNEncoder,
     DynamicWeightAverage,
     FixedWeights,
     GradNorm,
-    MultiTaskConfig,
     PCGrad,
     PerTaskLearningRates,
-    SharedBottomModel,
     SimulatorConfig,
     UncertaintyWeighting,
     binary_loss,
+    build_model,
     bundled_window,
     evaluate_tasks,
     fit,
+    get_device,
     label_rates,
     load_bundled_log,
     make_loader,
@@ -57,6 +56,7 @@ from course_lib import (
 from course_lib.exercises import imbalance
 
 SEEDS = (0, 1, 2)
+DEVICE = get_device()  # a GPU if there is one, else the CPU (notebook 00)
 EMBED_DIM = 32  # D
 HIDDEN_DIM = 32  # H
 MAX_LEN = 10  # events of history per sample
@@ -130,15 +130,16 @@ assert (
 # %%
 def build(tasks, seed, data=data):
     """A fresh shared-bottom model for `tasks`, its output layers started at the label rates."""
-    vocab = data.vocabularies
-    config = MultiTaskConfig(
-        len(vocab.item), len(vocab.category), len(vocab.behavior), EMBED_DIM, HIDDEN_DIM
-    )
     set_seed(seed)
-    encoder = CNNEncoder(EMBED_DIM, HIDDEN_DIM)
-    model = SharedBottomModel(config, tasks, encoder, torch.as_tensor(data.item_category))
-    model.init_output_biases(label_rates(tasks, data.train))
-    return model
+    return build_model(
+        data,
+        tasks,
+        architecture="shared_bottom",
+        encoder="cnn",
+        embed_dim=EMBED_DIM,
+        hidden_dim=HIDDEN_DIM,
+        label_rates=label_rates(tasks, data.train),
+    )
 
 
 loaders = {
@@ -150,7 +151,7 @@ diagnosed = fit(
     tasks,
     loaders["train"],
     loaders["valid"],
-    device="cpu",
+    device=DEVICE,
     epochs=EPOCHS,
     lr=LR,
     monitor=("buy", "roc_auc"),
@@ -353,7 +354,7 @@ def run(method_names, data, loaders, seeds=SEEDS):
             tasks_used,
             train,
             loaders["valid"],
-            device="cpu",
+            device=DEVICE,
             epochs=EPOCHS,
             lr=LR,
             weighting=weighting,
@@ -364,7 +365,7 @@ def run(method_names, data, loaders, seeds=SEEDS):
             seed=seed,
         )
         final_weights[name, seed] = weighting.weights() if weighting else {}
-        test = evaluate_tasks(model, tasks_used, loaders["test"], "cpu")
+        test = evaluate_tasks(model, tasks_used, loaders["test"], DEVICE)
         rows.append(
             {
                 "method": name,

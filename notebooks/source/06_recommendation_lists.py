@@ -29,9 +29,7 @@ import pandas as pd
 import torch
 
 from course_lib import (
-    CNNEncoder,
-    MultiTaskConfig,
-    SharedBottomModel,
+    build_model,
     bundled_window,
     calibration_table,
     catalogue_coverage,
@@ -40,6 +38,7 @@ from course_lib import (
     expected_calibration_error,
     explain,
     fit,
+    get_device,
     held_out_items,
     history_lengths,
     history_mask,
@@ -48,6 +47,7 @@ from course_lib import (
     load_bundled_log,
     make_loader,
     metrics_by_history_length,
+    move_batch,
     per_user_list_metrics,
     popularity_bias,
     prepare,
@@ -59,6 +59,7 @@ from course_lib import (
 from course_lib.exercises import lists
 
 SEED = 0
+DEVICE = get_device()  # a GPU if there is one, else the CPU (notebook 00)
 EMBED_DIM = 32  # D
 HIDDEN_DIM = 32  # H
 MAX_LEN = 10  # events of history per sample
@@ -85,13 +86,16 @@ def train_model(data, seed=SEED):
     vocab = data.vocabularies
     all_tasks = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
     tasks = [all_tasks[name] for name in TASK_NAMES]
-    config = MultiTaskConfig(
-        len(vocab.item), len(vocab.category), len(vocab.behavior), EMBED_DIM, HIDDEN_DIM
-    )
     set_seed(seed)
-    encoder = CNNEncoder(EMBED_DIM, HIDDEN_DIM)
-    model = SharedBottomModel(config, tasks, encoder, torch.as_tensor(data.item_category))
-    model.init_output_biases(label_rates(tasks, data.train))
+    model = build_model(
+        data,
+        tasks,
+        architecture="shared_bottom",
+        encoder="cnn",
+        embed_dim=EMBED_DIM,
+        hidden_dim=HIDDEN_DIM,
+        label_rates=label_rates(tasks, data.train),
+    )
     train = make_loader(data.dataset("train", MAX_LEN), BATCH_SIZE, shuffle=True, seed=seed)
     valid = make_loader(data.dataset("valid", MAX_LEN), BATCH_SIZE)
     fit(
@@ -99,7 +103,7 @@ def train_model(data, seed=SEED):
         tasks,
         train,
         valid,
-        device="cpu",
+        device=DEVICE,
         epochs=EPOCHS,
         lr=LR,
         monitor=("next_item", "NDCG@10"),
@@ -140,7 +144,7 @@ def recent_categories(user_id, n=6):
 relevant = held_out_items(data, "test")  # user_id, item_id of every test event
 test_users = relevant["user_id"].to_numpy()
 users = [int(user) for user in test_users[:3]]
-shown = recommend(model, data, users, k=5, until="test", max_len=MAX_LEN)
+shown = recommend(model, data, users, k=5, until="test", max_len=MAX_LEN, device=DEVICE)
 for user in users:
     print(f"user {user}: categories of the last events {recent_categories(user)}")
     print(shown[shown["user_id"] == user][["rank", "item_id", "category_id", "score"]].round(4))
@@ -154,7 +158,7 @@ for user in users:
 
 # %%
 user, item = users[0], int(shown.loc[shown["user_id"] == users[0], "item_id"].iloc[0])
-weights = explain(model, data, user, item, until="test", max_len=MAX_LEN)
+weights = explain(model, data, user, item, until="test", max_len=MAX_LEN, device=DEVICE)
 weights.round(3)
 
 # %%
@@ -187,7 +191,7 @@ plt.show()
 # simplest list: the ten best sellers, the same for everyone.
 
 # %%
-model_lists = recommend(model, data, test_users, k=K, until="test", max_len=MAX_LEN)
+model_lists = recommend(model, data, test_users, k=K, until="test", max_len=MAX_LEN, device=DEVICE)
 best_sellers = catalogue.nlargest(K, "popularity")["item_id"].to_numpy()
 popular_lists = pd.DataFrame(
     {
@@ -253,7 +257,8 @@ plt.show()
 test_set = data.dataset("test", MAX_LEN)
 test_batch = test_set.batch(np.arange(len(test_set)))
 with torch.no_grad():
-    probabilities = model.predict(test_batch)
+    on_device = model.predict(move_batch(test_batch, DEVICE))
+probabilities = {task: probability.cpu() for task, probability in on_device.items()}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 calibration = {}
 for ax, (task, strategy) in zip(axes, [("click", "uniform"), ("buy", "quantile")], strict=True):
@@ -299,7 +304,7 @@ def next_item_scores(model, data, part="test"):
     positives = np.flatnonzero(getattr(data, part).click > 0.5)
     batch = dataset.batch(positives)
     with torch.no_grad():
-        scores = model(batch)["next_item"]
+        scores = model(move_batch(batch, DEVICE))["next_item"].cpu()
     mask = history_mask(batch["history_item"], scores.shape[1], batch["next_item"])
     return scores, batch["next_item"], mask
 

@@ -36,10 +36,12 @@ from course_lib import (
     evaluate_tasks,
     fit,
     get_cache_dir,
+    get_device,
     label_rates,
     load_checkpoint,
     make_loader,
     metrics_table,
+    move_batch,
     prepare,
     recommend,
     save_checkpoint,
@@ -59,6 +61,7 @@ from course_lib.datasets import (
 from course_lib.exercises import own_data
 
 SEED = 0
+DEVICE = get_device()  # a GPU if there is one, else the CPU (notebook 00)
 FUNNEL = ("view", "addtocart", "transaction")  # this shop's behaviors, in funnel order
 WORK_DIR = Path(tempfile.mkdtemp(prefix="course_07_"))  # every file of this notebook goes here
 MAX_LEN = 10
@@ -161,7 +164,7 @@ result = fit(
     tasks,
     loaders["train"],
     loaders["valid"],
-    device="cpu",
+    device=DEVICE,
     epochs=2,
     lr=3e-3,
     patience=None,
@@ -169,7 +172,7 @@ result = fit(
     progress=False,
     seed=SEED,
 )
-test = evaluate_tasks(model, tasks, loaders["test"], "cpu")
+test = evaluate_tasks(model, tasks, loaders["test"], DEVICE)
 table = metrics_table(test)[["roc_auc", "pr_auc", "accuracy", "HR@10", "NDCG@10"]]
 table.round(3)
 
@@ -179,7 +182,7 @@ print(f"trained in {result.seconds:.1f} s")
 
 # %%
 some_users = [int(user) for user in log["user_id"].drop_duplicates().head(2)]
-lists = recommend(model, data, some_users, k=5, max_len=MAX_LEN)
+lists = recommend(model, data, some_users, k=5, max_len=MAX_LEN, device=DEVICE)
 lists[["user_id", "rank", "item_id", "category_id", "score"]].round(4)
 
 # %% [markdown]
@@ -196,8 +199,8 @@ save_checkpoint(
     vocabularies=vocab,
     metrics=test,
 )
-loaded = load_checkpoint(checkpoint, vocabularies=vocab)
-batch = next(iter(loaders["test"]))
+loaded = load_checkpoint(checkpoint, vocabularies=vocab, device=DEVICE)
+batch = move_batch(next(iter(loaders["test"])), DEVICE)
 with torch.no_grad():
     same = all(
         torch.equal(loaded.model(batch)[t.name], model.eval()(batch)[t.name]) for t in tasks
@@ -225,7 +228,7 @@ options = {
     "lr": 3e-3,
     "max-len": MAX_LEN,
     "seed": SEED,
-    "device": "cpu",
+    "device": str(DEVICE),  # the notebook's device
 }
 config_path = WORK_DIR / "shop_options.json"
 config_path.write_text(json.dumps(options, indent=2))
