@@ -33,18 +33,16 @@ from course_lib import (
     DynamicWeightAverage,
     FixedWeights,
     GradNorm,
-    MultiTaskLoss,
     PCGrad,
     PerTaskLearningRates,
-    PreparedData,
     Task,
     UncertaintyWeighting,
     build_model,
     set_seed,
-    split_parameters,
     standard_tasks,
 )
-from course_lib.training import TaskWeighting, train_epoch
+from course_lib.data import PreparedData
+from course_lib.training import MultiTaskLoss, TaskWeighting, split_parameters, train_epoch
 
 CPU = torch.device("cpu")
 LR = 1e-3

@@ -33,7 +33,8 @@ from pathlib import Path
 
 from common import config_for_events
 
-from course_lib import SimulatorConfig, prepare, read_log, simulate, validate_log
+from course_lib import SimulatorConfig, prepare, simulate, validate_log
+from course_lib.data import read_log
 from course_lib.data.ondisk import prepare_to_disk
 
 TARGET_PEAK_GB = 4.0

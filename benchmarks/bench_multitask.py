@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from common import bundled_batches, training_options, training_throughput
 
-from course_lib import MultiTaskLoss, build_model, set_seed, standard_tasks
+from course_lib import build_model, set_seed, standard_tasks
+from course_lib.training import MultiTaskLoss
 
 
 def main() -> None:

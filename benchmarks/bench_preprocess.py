@@ -13,7 +13,8 @@ from pathlib import Path
 
 from common import best_time, config_for_events
 
-from course_lib import prepare, read_log, simulate, write_log
+from course_lib import prepare, simulate
+from course_lib.data import read_log, write_log
 
 TARGET_SECONDS = 20.0
 

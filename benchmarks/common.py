@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from course_lib import (
-    PreparedData,
     SimulatorConfig,
     bundled_window,
     load_bundled_log,
@@ -21,6 +20,7 @@ from course_lib import (
     repeat_batches,
     train_steps,
 )
+from course_lib.data import PreparedData
 
 
 def config_for_events(events: int, seed: int = 0) -> SimulatorConfig:

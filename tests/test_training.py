@@ -14,11 +14,11 @@ from course_lib import (
     evaluate_ranking,
     history_mask,
     make_loader,
-    ranking_metrics,
     repeat_batches,
     set_seed,
     train_steps,
 )
+from course_lib.metrics import ranking_metrics
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from course_lib import bundled_window, clean_log, read_log
+from course_lib import bundled_window, clean_log
 from course_lib.bundled import data_dir, write_bundled
+from course_lib.data import read_log
 
 
 def statistics(log: pd.DataFrame) -> pd.Series:
