@@ -116,8 +116,9 @@ assert 33.5 < rates["click"].item() / rates["buy"].item() < 34.5  # "34 times mo
 #   $p(\text{click and buy}) = p(\text{click}) \cdot p(\text{buy} \mid \text{click})$, trained on
 #   all samples, so $p(\text{buy})$ can never exceed $p(\text{click})$.
 #
-# `build_model` builds any of them by name for the data's vocabularies (`ARCHITECTURES` lists
-# the names; `MMoESettings`, `PLESettings` and the like hold each one's own sizes). The MMoE
+# `build_model` builds any of them by name for the data's vocabularies
+# (`course_lib.models.ARCHITECTURES` lists the names; `MMoESettings`, `PLESettings` and the
+# like, in `course_lib.models`, hold each one's own sizes). The MMoE
 # gate, by hand, on a freshly built model: every expert once, a softmax gate per task, a
 # weighted sum, the task's tower.
 
