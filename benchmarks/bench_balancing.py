@@ -1,9 +1,9 @@
 """Training-step overhead of the task-balancing methods (notebook 05) against summed losses.
 
-One step is the trainer's own step (``course_lib.training.train_epoch``): forward, every task's
-loss (``MultiTaskLoss.task_losses``), ``optimizer.zero_grad``, ``weighting.backward(losses,
-shared, others)``, then ``apply_gradients`` (gradient clipping at 1, Adam update) with the
-optimizer built from ``weighting.parameter_groups``. The model is shared-bottom with the LSTM
+One step is the training loop's own step (``course_lib.training.train_one_epoch``): forward,
+every task's loss (``MultiTaskLoss``), ``optimizer.zero_grad``, ``weighting.backward(losses,
+shared, others)``, gradient clipping at 1 and the Adam update, with the optimizer built from
+``weighting.parameter_groups``. The model is shared-bottom with the LSTM
 encoder, the tasks click + buy + next_behavior, on batches of 512 samples from the bundled data
 (histories up to 20 events, D = H = 32 as the command line defaults).
 
@@ -42,9 +42,14 @@ from course_lib import (
     standard_tasks,
 )
 from course_lib.data import PreparedData
-from course_lib.training import MultiTaskLoss, TaskWeighting, split_parameters, train_epoch
+from course_lib.training import (
+    MultiTaskLoss,
+    TaskWeighting,
+    TrainOptions,
+    split_parameters,
+    train_one_epoch,
+)
 
-CPU = torch.device("cpu")
 LR = 1e-3
 WARM_UP_STEPS = 10
 TASKS = ("click", "buy", "next_behavior")
@@ -83,12 +88,18 @@ def methods(tasks: list[Task]) -> dict[str, tuple[list[Task], TaskWeighting | No
     }
 
 
-def trainer_steps(model: nn.Module, loss_fn: MultiTaskLoss) -> Callable[[list], object]:
-    """A function running the trainer's steps on a list of batches, with its own Adam."""
-    groups = loss_fn.weighting.parameter_groups(model, LR)
-    optimizer = torch.optim.Adam(groups, lr=LR)
-    return lambda batches: train_epoch(
-        model, loss_fn, batches, optimizer, CPU, clip_norm=1.0, progress=False
+def trainer_steps(
+    model: nn.Module, tasks: list[Task], weighting: TaskWeighting | None
+) -> Callable[[list], object]:
+    """A function running the training loop's steps on a list of batches, with its own Adam.
+
+    ``weighting`` None: ``fit``'s default, fixed weights from each ``Task.weight``.
+    """
+    weighting = weighting or FixedWeights({task.name: task.weight for task in tasks})
+    optimizer = torch.optim.Adam(weighting.parameter_groups(model, LR), lr=LR)
+    options = TrainOptions(clip_norm=1.0, progress=False)
+    return lambda batches: train_one_epoch(
+        model, MultiTaskLoss(tasks), batches, optimizer, weighting=weighting, options=options
     )
 
 
@@ -140,7 +151,7 @@ def main() -> None:
     runs, passes = {}, {}
     for name, (row_tasks, weighting) in methods(tasks).items():
         model = shared_bottom(data, row_tasks, options.dim)
-        runs[name] = trainer_steps(model, MultiTaskLoss(row_tasks, weighting))
+        runs[name] = trainer_steps(model, row_tasks, weighting)
         runs[name](batches[:WARM_UP_STEPS])
         shared, _ = split_parameters(model, [task.name for task in row_tasks])
         with backward_passes(shared) as counts:

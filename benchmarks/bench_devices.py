@@ -1,12 +1,13 @@
 """Training throughput of the full multi-task model at several batch sizes, on CPU or a GPU.
 
-One step is the trainer's own (``course_lib.training.train_epoch``): copy the batch to the
-device (non-blocking from pinned memory on CUDA), forward with autocast (bfloat16 on CUDA where
-supported, else float16 with a gradient scaler; none on CPU), the five standard tasks' losses,
-backward, clipping, Adam. The model is MMoE with the LSTM encoder, D = H = 64, histories up to
-20 events, on the bundled data. Batches are built before timing, so a second number, the rate
-at which the CPU builds batches from the prepared data (``BehaviorDataset.batch``, what the
-loader does per batch), shows whether feeding the device could limit it. Ratios are against
+One step is the training loop's own (``course_lib.training.train_one_epoch``): copy the batch
+to the device (non-blocking from pinned memory on CUDA), forward with autocast (bfloat16 on
+CUDA where supported, else float16 with a gradient scaler; none on CPU), the five standard
+tasks' losses, backward, clipping, Adam. The model is MMoE with the LSTM encoder, D = H = 64,
+histories up to 20 events, on the bundled data. Batches are built before timing, so a second
+number, the rate at which the CPU builds batches from the prepared data
+(``BehaviorDataset.batch``, what the loader does per batch), shows whether feeding the device
+could limit it. Ratios are against
 the smallest batch size, timed in the same run.
 
 Run: ``.venv/bin/python benchmarks/bench_devices.py [--device cuda] [--batch-sizes 128,512,2048]``.
@@ -34,8 +35,7 @@ from course_lib import (
     set_seed,
     standard_tasks,
 )
-from course_lib.training import MultiTaskLoss, train_epoch
-from course_lib.training.trainer import mixed_precision_dtype
+from course_lib.training import MultiTaskLoss, Precision, TrainOptions, train_one_epoch
 
 
 def parse_options() -> argparse.Namespace:
@@ -61,13 +61,14 @@ def training_seconds(
     loss_fn = MultiTaskLoss(tasks)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    precision = Precision(dtype, scaler)
+    options = TrainOptions(progress=False)
 
-    def run(some_batches: list) -> dict:
-        # train_epoch reads its summed losses once, at the end: that waits for the device
-        return train_epoch(
-            model, loss_fn, some_batches, optimizer, device,
-            scaler=scaler, autocast_dtype=dtype, progress=False,
-        )  # fmt: skip
+    def run(some_batches: list) -> object:
+        # the loop reads its losses once, at the end: that waits for the device
+        return train_one_epoch(
+            model, loss_fn, some_batches, optimizer, options=options, precision=precision
+        )
 
     run(batches[:5])  # warm-up: allocations, kernel choice
     seconds, _ = best_time(lambda: run(batches), repeats)
@@ -87,7 +88,7 @@ def main() -> None:
     vocab = data.vocabularies
     known = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
     tasks = list(known.values())
-    dtype = mixed_precision_dtype(device, None)
+    dtype = Precision.choose(device, None).dtype
     print(
         f"device {device}, autocast {dtype}, MMoE + LSTM, D = H = {options.dim}, histories up "
         f"to {options.max_len}, tasks {[t.name for t in tasks]}, "

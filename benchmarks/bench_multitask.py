@@ -44,9 +44,7 @@ def main() -> None:
             embed_dim=options.dim,
             hidden_dim=options.dim,
         )
-        throughput[name] = training_throughput(
-            model, lambda outputs, batch: loss(outputs, batch)[0], batches, options
-        )
+        throughput[name] = training_throughput(model, loss, batches, options)
     print(f"{'architecture':<16}{'samples/s':>12}{'vs shared-bottom':>18}")
     for name, value in throughput.items():
         print(f"{name:<16}{value:>12,.0f}{value / throughput['shared-bottom']:>18.2f}")

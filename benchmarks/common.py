@@ -13,12 +13,13 @@ from torch import nn
 
 from course_lib import (
     SimulatorConfig,
+    TrainOptions,
     bundled_window,
     load_bundled_log,
     make_loader,
     prepare,
     repeat_batches,
-    train_steps,
+    train_one_epoch,
 )
 from course_lib.data import PreparedData
 
@@ -65,10 +66,13 @@ def bundled_batches(options: Namespace, num_negatives: int) -> tuple[PreparedDat
 def training_throughput(
     model: nn.Module, loss_fn: Callable, batches: list, options: Namespace
 ) -> float:
-    """Samples per second of Adam training steps, after a 10-step warm-up; best of repeats."""
+    """Samples per second of Adam training steps (``train_one_epoch``, no clipping), after a
+    10-step warm-up; best of repeats."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    train_steps(model, batches[:10], loss_fn, optimizer, "cpu")  # warm-up
+    plain = TrainOptions(clip_norm=None, progress=False)
+    train_one_epoch(model, loss_fn, batches[:10], optimizer, options=plain)  # warm-up
     seconds, _ = best_time(
-        lambda: train_steps(model, batches, loss_fn, optimizer, "cpu"), options.repeats
+        lambda: train_one_epoch(model, loss_fn, batches, optimizer, options=plain),
+        options.repeats,
     )
     return len(batches) * options.batch_size / seconds

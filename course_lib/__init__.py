@@ -82,13 +82,14 @@ from course_lib.training import (
     GradNorm,
     PCGrad,
     PerTaskLearningRates,
+    TrainOptions,
     UncertaintyWeighting,
     evaluate_ranking,
     evaluate_tasks,
     fit,
     move_batch,
     repeat_batches,
-    train_steps,
+    train_one_epoch,
 )
 
 __version__ = "0.1.0"
@@ -139,17 +140,18 @@ __all__ = [  # noqa: RUF022 - grouped in the course's order, sorted within a gro
     "binary_loss",
     "label_rates",
     "standard_tasks",
-    # training: the training loops and the task-weighting rules
+    # training: the training loop, its options and the task-weighting rules
     "DynamicWeightAverage",
     "FixedWeights",
     "GradNorm",
     "PCGrad",
     "PerTaskLearningRates",
+    "TrainOptions",
     "UncertaintyWeighting",
     "fit",
     "move_batch",
     "repeat_batches",
-    "train_steps",
+    "train_one_epoch",
     # evaluation and metrics: ranking and task evaluation, list metrics, calibration
     "calibration_table",
     "catalogue_coverage",

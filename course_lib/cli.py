@@ -53,7 +53,8 @@ from course_lib.models.factory import ARCHITECTURES, ENCODERS, build_model
 from course_lib.simulate import bayes_limit_auc
 from course_lib.tasks import label_rates, standard_tasks
 from course_lib.training.evaluate import evaluate_tasks
-from course_lib.training.trainer import LR_SCHEDULES, fit
+from course_lib.training.options import LR_SCHEDULES, TrainOptions
+from course_lib.training.trainer import fit
 
 MONITOR = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse", "ranking": "MRR"}
 TASK_NAMES = list(standard_tasks(1, 1, 1))  # only the names: sizes come from the data
@@ -360,17 +361,19 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         tasks,
         loaders["train"],
         loaders["valid"],
-        device=device,
         epochs=args.epochs,
         lr=args.lr,
-        lr_schedule=args.lr_schedule,
-        ema_decay=args.ema_decay,
         monitor=monitor,
-        max_steps_per_epoch=args.max_steps_per_epoch,
-        progress=not args.no_progress and (parallel is None or parallel.is_main),
         seed=args.seed,
-        compile=args.compile,
-        distributed=parallel,
+        options=TrainOptions(
+            device=device,
+            max_steps_per_epoch=args.max_steps_per_epoch,
+            lr_schedule=args.lr_schedule,
+            ema_decay=args.ema_decay,
+            compile=args.compile,
+            progress=not args.no_progress and (parallel is None or parallel.is_main),
+            distributed=parallel,
+        ),
     )
     if parallel is not None and not parallel.is_main:
         return None

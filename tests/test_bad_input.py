@@ -44,6 +44,7 @@ from course_lib.data.ondisk import prepare_to_disk
 from course_lib.data.pipeline import PreparedData
 from course_lib.datasets import CorruptArchiveError, load_movielens
 from course_lib.tasks import Task, standard_tasks
+from course_lib.training.options import TrainOptions
 from course_lib.training.trainer import MIN_VALID_POSITIVES, count_positives, fit
 
 T0 = 1_511_544_070  # 2017-11-24 17:21:10 UTC
@@ -493,7 +494,14 @@ def test_fit_warns_when_a_binary_task_has_almost_no_validation_positives(
     train, valid = [toy_batch(64, 8)], [toy_batch(215, buys)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit(ClickBuyModel(), tasks, train, valid, device="cpu", epochs=1, progress=False)
+        fit(
+            ClickBuyModel(),
+            tasks,
+            train,
+            valid,
+            epochs=1,
+            options=TrainOptions(device="cpu", progress=False),
+        )
     messages = [str(w.message) for w in caught if "validation set holds" in str(w.message)]
     expected = (
         "task 'buy': the validation set holds 1 positive(s) among 215 samples, fewer than "

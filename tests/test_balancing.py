@@ -29,7 +29,8 @@ from course_lib.training import (
     split_parameters,
     task_gradients,
 )
-from course_lib.training.diagnostics import set_gradients
+from course_lib.training.options import TrainOptions
+from course_lib.training.weighting import set_gradients
 
 NAMES = ["click", "buy"]
 TASKS = [Task("click", "binary", "click"), Task("buy", "binary", "buy")]
@@ -191,11 +192,9 @@ def test_fit_records_one_diagnostics_row_per_step() -> None:
         TASKS,
         [make_batch(seed=seed) for seed in range(3)],
         [make_batch(seed=9)],
-        device="cpu",
         epochs=2,
         patience=None,
-        diagnose_every=1,
-        progress=False,
+        options=TrainOptions(device="cpu", diagnose_every=1, progress=False),
     )
     diagnostics = result.diagnostics
     assert set(diagnostics.columns) == {
@@ -220,13 +219,18 @@ def test_fit_diagnoses_every_nth_step_and_none_by_default() -> None:
         TASKS,
         train,
         valid,
-        device="cpu",
         epochs=1,
-        diagnose_every=2,
-        progress=False,
+        options=TrainOptions(device="cpu", diagnose_every=2, progress=False),
     )
     assert every_two.diagnostics["step"].tolist() == [0, 2, 4]
-    plain = fit(TwoTaskModel(), TASKS, train, valid, device="cpu", epochs=1, progress=False)
+    plain = fit(
+        TwoTaskModel(),
+        TASKS,
+        train,
+        valid,
+        epochs=1,
+        options=TrainOptions(device="cpu", progress=False),
+    )
     assert plain.diagnostics.empty
 
 
@@ -513,11 +517,10 @@ def test_fit_trains_with_every_weighting_and_records_its_weights(name: str) -> N
         TASKS,
         [make_batch(seed=seed) for seed in range(4)],
         [make_batch(seed=9)],
-        device="cpu",
         epochs=1,
         lr=0.01,
         weighting=weighting,
-        progress=False,
+        options=TrainOptions(device="cpu", progress=False),
     )
     row = result.history.iloc[-1]
     for task, weight in weighting.weights().items():

@@ -44,6 +44,7 @@ from course_lib.training import (
     PerTaskLearningRates,
     UncertaintyWeighting,
 )
+from course_lib.training.options import TrainOptions
 from course_lib.training.trainer import FitResult, fit
 
 # The toy logs here have few validation positives on purpose: fit's warning about it is
@@ -223,8 +224,8 @@ def _fit_tiny(compile: bool) -> tuple[nn.Module, FitResult]:
     candidate = torch.arange(2, 12).repeat(4)  # (40,): the label is a function of the item
     batch = {"candidate": candidate, "click": (candidate % 2).float()}
     model, tasks = ClickModel(), [Task("click", "binary", "click")]
-    result = fit(model, tasks, [batch] * 3, [batch], device="cpu", epochs=2, lr=0.05,
-                 progress=False, compile=compile)  # fmt: skip
+    result = fit(model, tasks, [batch] * 3, [batch], epochs=2, lr=0.05,
+                 options=TrainOptions(device="cpu", progress=False, compile=compile),)  # fmt: skip
     return model, result
 
 

@@ -20,7 +20,7 @@ from course_lib.distributed import shard_batch
 from course_lib.models import build_model
 from course_lib.simulate import SimulatorConfig, simulate
 from course_lib.tasks import Task, label_rates, standard_tasks
-from course_lib.training import MultiTaskLoss, move_batch, train_epoch
+from course_lib.training import MultiTaskLoss, Precision, TrainOptions, move_batch, train_one_epoch
 from course_lib.training.trainer import fit
 
 pytestmark = [
@@ -77,18 +77,15 @@ def test_an_autocast_epoch_trains_in_low_precision(small_prepared, dtype) -> Non
     before = [param.detach().clone() for param in model.parameters()]
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-    losses = train_epoch(
+    log = train_one_epoch(
         model,
         MultiTaskLoss(tasks),
         _loader(small_prepared, "train"),
         optimizer,
-        torch.device("cuda"),
-        scaler=scaler,
-        autocast_dtype=dtype,
-        max_steps=5,
-        progress=False,
+        options=TrainOptions(max_steps_per_epoch=5, progress=False),
+        precision=Precision(dtype, scaler),
     )
-    assert all(torch.isfinite(torch.tensor(value)) for value in losses.values())
+    assert torch.isfinite(torch.tensor(log.losses.to_numpy())).all()
     assert all(param.device.type == "cuda" for param in model.parameters())
     changed = [
         not torch.equal(old, new) for old, new in zip(before, model.parameters(), strict=True)
@@ -102,16 +99,13 @@ def test_the_grad_scaler_skips_a_step_whose_gradients_overflow(small_prepared) -
     model, tasks = _model_and_tasks(small_prepared, "cuda")
     before = {name: value.clone() for name, value in model.state_dict().items()}
     scaler = torch.amp.GradScaler("cuda", init_scale=2.0**40)
-    train_epoch(
+    train_one_epoch(
         model,
         MultiTaskLoss(tasks),
         _loader(small_prepared, "train"),
         torch.optim.Adam(model.parameters(), lr=1e-3),
-        torch.device("cuda"),
-        scaler=scaler,
-        autocast_dtype=torch.float16,
-        max_steps=1,
-        progress=False,
+        options=TrainOptions(max_steps_per_epoch=1, progress=False),
+        precision=Precision(torch.float16, scaler),
     )
     assert scaler.get_scale() < 2.0**40
     for name, value in model.state_dict().items():
@@ -125,11 +119,9 @@ def test_fit_on_cuda_trains_with_mixed_precision_by_default(small_prepared) -> N
         tasks,
         _loader(small_prepared, "train"),
         _loader(small_prepared, "valid"),
-        device="cuda",
         epochs=2,
         lr=3e-3,
-        max_steps_per_epoch=20,
-        progress=False,
+        options=TrainOptions(device="cuda", max_steps_per_epoch=20, progress=False),
     )
     assert all(param.device.type == "cuda" for param in model.parameters())
     assert len(result.history) == 2
@@ -144,11 +136,8 @@ def test_fit_compiles_on_cuda(small_prepared) -> None:
         tasks,
         _loader(small_prepared, "train"),
         _loader(small_prepared, "valid"),
-        device="cuda",
         epochs=1,
-        max_steps_per_epoch=5,
-        progress=False,
-        compile=True,
+        options=TrainOptions(device="cuda", max_steps_per_epoch=5, progress=False, compile=True),
     )
     assert result.history["train_loss/total"].notna().all()
 

@@ -185,7 +185,7 @@ def test_same_seed_same_output(name: str) -> None:
 def test_gradient_reaches_every_parameter(name: str, tie_weights: bool) -> None:
     model = make_model(name, tie_weights)
     batch = make_batch()
-    model.loss(model(batch), batch).backward()
+    model.loss(model(batch), batch)["next_item"].backward()
     for param_name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, param_name
 
@@ -197,7 +197,7 @@ def test_padding_rows_stay_zero_and_get_no_gradient(name: str) -> None:
     for seed in range(3):
         batch = make_batch(seed)
         optimizer.zero_grad()
-        model.loss(model(batch), batch).backward()
+        model.loss(model(batch), batch)["next_item"].backward()
         tables = (model.embedding.item, model.embedding.category, model.embedding.behavior)
         for table in tables:
             assert (table.weight.grad[PAD] == 0).all()
@@ -230,9 +230,9 @@ def test_loss_leaves_out_reserved_targets() -> None:
     expected = torch.nn.functional.cross_entropy(
         outputs["next_item"][[0, 2]], batch["next_item"][[0, 2]]
     )
-    torch.testing.assert_close(model.loss(outputs, batch), expected)
+    torch.testing.assert_close(model.loss(outputs, batch)["next_item"], expected)
     batch["next_item"][:] = UNK
-    assert model.loss(outputs, batch).item() == 0
+    assert model.loss(outputs, batch)["next_item"].item() == 0
 
 
 def test_mismatched_sizes_are_refused() -> None:
@@ -251,7 +251,7 @@ def test_model_runs_on_a_prepared_batch(small_prepared) -> None:
     model = NextItemModel(config, LSTMEncoder(D, H), torch.as_tensor(small_prepared.item_category))
     dataset = small_prepared.dataset("train", max_len=20)
     batch = collate_batch([dataset[i] for i in range(16)])
-    loss = model.loss(model(batch), batch)
+    loss = model.loss(model(batch), batch)["next_item"]
     assert loss.item() == pytest.approx(np.log(len(vocabularies.item) - 2), rel=0.1)
 
 
@@ -271,7 +271,7 @@ def test_next_item_model_learns() -> None:
     losses = []
     for step in range(200):
         batch = batches[step % len(batches)]
-        loss = model.loss(model(batch), batch)
+        loss = model.loss(model(batch), batch)["next_item"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -290,7 +290,7 @@ def test_matrix_factorization_shapes_gradients_and_padding() -> None:
     batch["user"][0], batch["candidate"][1] = PAD, PAD
     outputs = model(batch)
     assert outputs["click"].shape == (len(LENGTHS),)
-    model.loss(outputs, batch).backward()
+    model.loss(outputs, batch)["click"].backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
     for table in (model.user, model.item, model.user_bias, model.item_bias):
@@ -315,7 +315,7 @@ def test_matrix_factorization_learns_a_planted_pattern() -> None:
     losses = []
     for _ in range(100):
         outputs = model(batch)
-        loss = model.loss(outputs, batch)
+        loss = model.loss(outputs, batch)["click"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

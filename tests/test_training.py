@@ -1,8 +1,7 @@
-"""The training loop and the ranking evaluation over a DataLoader."""
+"""The training loop (``train_one_epoch``) and the ranking evaluation over a DataLoader."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -11,12 +10,13 @@ from course_lib import (
     NextItemConfig,
     NextItemModel,
     PopularityBaseline,
+    TrainOptions,
     evaluate_ranking,
     history_mask,
     make_loader,
     repeat_batches,
     set_seed,
-    train_steps,
+    train_one_epoch,
 )
 from course_lib.metrics import ranking_metrics
 
@@ -34,28 +34,39 @@ def build_model(prepared, seed: int = 0) -> NextItemModel:
     return NextItemModel(config, LSTMEncoder(16, 16), torch.as_tensor(prepared.item_category))
 
 
-def test_train_steps_runs_the_budget_and_the_loss_falls(next_item_data) -> None:
+def test_the_loop_runs_the_budget_and_the_loss_falls(next_item_data) -> None:
     model = build_model(next_item_data)
     loader = make_loader(next_item_data.dataset("train", max_len=20), 128, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = train_steps(model, repeat_batches(loader), model.loss, optimizer, "cpu", num_steps=60)
-    assert len(losses) == 60
-    assert np.mean(losses[-10:]) < np.mean(losses[:5]) - 0.3
+    options = TrainOptions(max_steps_per_epoch=60, progress=False)
+    losses = train_one_epoch(model, model.loss, repeat_batches(loader), optimizer, options=options)
+    assert list(losses.losses.columns) == ["next_item", "total"]
+    assert len(losses.losses) == 60 and losses.diagnostics.empty
+    steps = losses.losses["total"]
+    assert steps.iloc[-10:].mean() < steps.iloc[:5].mean() - 0.3
 
 
-def test_train_steps_stops_at_the_end_of_a_finite_loader(next_item_data) -> None:
+def test_the_loop_stops_at_the_end_of_a_finite_loader(next_item_data) -> None:
     model = build_model(next_item_data)
     dataset = next_item_data.dataset("valid", max_len=20)
     loader = make_loader(dataset, 256)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-    assert len(train_steps(model, loader, model.loss, optimizer, "cpu")) == len(loader)
+    assert len(train_one_epoch(model, model.loss, loader, optimizer).losses) == len(loader)
+
+
+def test_an_empty_loader_is_refused(next_item_data) -> None:
+    model = build_model(next_item_data)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    with pytest.raises(ValueError, match="yielded no batch"):
+        train_one_epoch(model, model.loss, [], optimizer)
 
 
 def test_clip_norm_bounds_the_gradient(next_item_data) -> None:
     model = build_model(next_item_data)
     loader = make_loader(next_item_data.dataset("train", max_len=20), 64)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # keep the weights: look at grads
-    train_steps(model, loader, model.loss, optimizer, "cpu", num_steps=1, clip_norm=1e-3)
+    options = TrainOptions(max_steps_per_epoch=1, clip_norm=1e-3, progress=False)
+    train_one_epoch(model, model.loss, loader, optimizer, options=options)
     norm = torch.linalg.vector_norm(
         torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None])
     )
@@ -68,8 +79,22 @@ def test_same_seed_gives_the_same_losses(next_item_data) -> None:
         model = build_model(next_item_data, seed=3)
         loader = make_loader(next_item_data.dataset("train", max_len=20), 64, True, seed=3)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-        runs.append(train_steps(model, loader, model.loss, optimizer, "cpu", num_steps=5))
+        options = TrainOptions(max_steps_per_epoch=5, progress=False)
+        log = train_one_epoch(model, model.loss, loader, optimizer, options=options)
+        runs.append(log.losses["total"].tolist())
     assert runs[0] == runs[1]
+
+
+def test_after_step_runs_once_per_step(next_item_data) -> None:
+    model = build_model(next_item_data)
+    loader = make_loader(next_item_data.dataset("train", max_len=20), 64)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    calls = []
+    options = TrainOptions(max_steps_per_epoch=3, progress=False)
+    train_one_epoch(
+        model, model.loss, loader, optimizer, options=options, after_step=lambda: calls.append(1)
+    )
+    assert len(calls) == 3
 
 
 @pytest.mark.parametrize("exclude_history", [False, True])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 
 import pandas as pd
@@ -11,8 +13,9 @@ from torch import nn
 
 from course_lib.tasks import Task
 from course_lib.training import trainer
+from course_lib.training.options import TrainOptions
 from course_lib.training.trainer import fit
-from course_lib.training.weighting import FixedWeights, MultiTaskLoss, TaskWeighting
+from course_lib.training.weighting import FixedWeights, MultiTaskLoss, SumOfLosses, TaskWeighting
 
 # The toy logs here have few validation positives on purpose: fit's warning about it is
 # expected (tests/test_bad_input.py checks that it is given).
@@ -54,19 +57,29 @@ def make_batch(size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
     }
 
 
-def test_multitask_loss_is_the_weighted_sum_of_the_task_losses() -> None:
+def test_multitask_loss_gives_each_task_loss_and_the_weightings_combine_them() -> None:
     model, batch = TinyModel(), make_batch()
     outputs = model(batch)
-    total, losses = MultiTaskLoss(TASKS)(outputs, batch)
+    losses = MultiTaskLoss(TASKS)(outputs, batch)
     assert set(losses) == {"click", "buy", "next_behavior"}
     for task in TASKS:
         torch.testing.assert_close(losses[task.name], task.loss(outputs[task.name], batch))
+    from_tasks = FixedWeights({task.name: task.weight for task in TASKS})  # fit's default
     torch.testing.assert_close(
-        total, losses["click"] + 0.5 * losses["buy"] + losses["next_behavior"]
+        from_tasks.combine(losses), losses["click"] + 0.5 * losses["buy"] + losses["next_behavior"]
     )
     weights = FixedWeights({"click": 2.0, "buy": 0.0, "next_behavior": 1.0})
-    total, losses = MultiTaskLoss(TASKS, weights)(outputs, batch)
-    torch.testing.assert_close(total, 2 * losses["click"] + losses["next_behavior"])
+    torch.testing.assert_close(
+        weights.combine(losses), 2 * losses["click"] + losses["next_behavior"]
+    )
+    torch.testing.assert_close(SumOfLosses().combine(losses), sum(losses.values()))
+
+
+def test_multitask_loss_refuses_an_out_of_range_label_on_its_first_batch() -> None:
+    model, batch = TinyModel(), make_batch()
+    batch["next_behavior"][batch["click"] > 0.5] = 7  # four behaviors: classes 0..3
+    with pytest.raises(ValueError, match=r"labels in batch\['next_behavior'\] must be in"):
+        MultiTaskLoss(TASKS)(model(batch), batch)
 
 
 def test_fixed_weights_and_the_loss_name_what_is_missing() -> None:
@@ -86,11 +99,10 @@ def test_fit_overfits_a_small_batch_and_records_its_history() -> None:
         TASKS,
         [batch] * 20,
         [batch],
-        device="cpu",
         epochs=6,
         lr=0.05,
         patience=None,
-        progress=False,
+        options=TrainOptions(device="cpu", progress=False),
     )
     history = result.history
     assert len(history) == 6 and history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
@@ -112,10 +124,9 @@ def test_same_seed_gives_the_same_history_and_no_output_without_progress(capsys)
             TASKS,
             [make_batch(seed=1)] * 3,
             [make_batch(seed=2)],
-            device="cpu",
             epochs=2,
-            progress=False,
             seed=5,
+            options=TrainOptions(device="cpu", progress=False),
         )
         runs.append(result.history.drop(columns="seconds"))
     pd.testing.assert_frame_equal(runs[0], runs[1])
@@ -144,12 +155,11 @@ def test_early_stopping_restores_the_best_epoch(
         TASKS,
         [make_batch()] * 3,
         [],
-        device="cpu",
         epochs=5,
         lr=0.05,
         monitor=("click", metric),
         patience=2,
-        progress=False,
+        options=TrainOptions(device="cpu", progress=False),
     )
     assert (result.best_epoch, result.best_score) == (best_epoch, scores[best_epoch - 1])
     assert len(result.history) == epochs_run
@@ -172,10 +182,9 @@ def test_a_learnable_weighting_is_optimised_with_the_model() -> None:
         TASKS,
         [make_batch()] * 5,
         [make_batch()],
-        device="cpu",
         epochs=1,
         weighting=weighting,
-        progress=False,
+        options=TrainOptions(device="cpu", progress=False),
     )
     assert weighting.log_scale.item() < 0  # pulled down by the losses it scales
 
@@ -183,17 +192,23 @@ def test_a_learnable_weighting_is_optimised_with_the_model() -> None:
 def test_a_bad_label_or_monitor_fails_clearly() -> None:
     batch = make_batch() | {"next_behavior": torch.full((32,), 7)}
     with pytest.raises(ValueError, match="next_behavior"):
-        fit(TinyModel(), TASKS, [batch], [batch], device="cpu", epochs=1, progress=False)
+        fit(
+            TinyModel(),
+            TASKS,
+            [batch],
+            [batch],
+            epochs=1,
+            options=TrainOptions(device="cpu", progress=False),
+        )
     with pytest.raises(KeyError, match="monitor"):
         fit(
             TinyModel(),
             TASKS,
             [make_batch()],
             [make_batch()],
-            device="cpu",
             epochs=1,
             monitor=("click", "nope"),
-            progress=False,
+            options=TrainOptions(device="cpu", progress=False),
         )
 
 
@@ -205,13 +220,13 @@ def test_the_learning_rate_follows_its_schedule_over_the_planned_steps(schedule)
         TASKS,
         [make_batch()] * 10,
         [make_batch(seed=1)],
-        device="cpu",
         epochs=4,
         lr=0.01,
-        lr_schedule=schedule,
-        max_steps_per_epoch=5,  # the schedule counts the steps actually taken per epoch
+        # the schedule counts the steps actually taken per epoch
         patience=None,
-        progress=False,
+        options=TrainOptions(
+            device="cpu", lr_schedule=schedule, max_steps_per_epoch=5, progress=False
+        ),
     )
     lrs = result.history["lr"].to_numpy()
     if schedule == "constant":
@@ -223,7 +238,13 @@ def test_the_learning_rate_follows_its_schedule_over_the_planned_steps(schedule)
 
 def test_an_unknown_learning_rate_schedule_is_refused() -> None:
     with pytest.raises(ValueError, match=r"lr_schedule='linear': choose from \['constant'"):
-        fit(TinyModel(), TASKS, [make_batch()], [make_batch()], lr_schedule="linear")
+        fit(
+            TinyModel(),
+            TASKS,
+            [make_batch()],
+            [make_batch()],
+            options=TrainOptions(lr_schedule="linear"),
+        )
 
 
 def _fit_steps(steps: int, ema_decay: float | None = None) -> tuple[TinyModel, pd.DataFrame]:
@@ -235,11 +256,9 @@ def _fit_steps(steps: int, ema_decay: float | None = None) -> tuple[TinyModel, p
         TASKS,
         [make_batch(seed=step) for step in range(steps)],
         [make_batch(seed=10)],
-        device="cpu",
         epochs=1,
         lr=0.05,
-        ema_decay=ema_decay,
-        progress=False,
+        options=TrainOptions(device="cpu", ema_decay=ema_decay, progress=False),
     )
     return model, result.history
 
@@ -270,4 +289,20 @@ def test_weight_averaging_keeps_and_validates_the_moving_average_of_the_weights(
 @pytest.mark.parametrize("decay", [0.0, 1.0, -0.5])
 def test_an_ema_decay_outside_zero_to_one_is_refused(decay) -> None:
     with pytest.raises(ValueError, match=f"ema_decay={decay}: choose a value between 0 and 1"):
-        fit(TinyModel(), TASKS, [make_batch()], [make_batch()], ema_decay=decay)
+        fit(
+            TinyModel(),
+            TASKS,
+            [make_batch()],
+            [make_batch()],
+            options=TrainOptions(ema_decay=decay),
+        )
+
+
+def test_fit_keeps_the_recipe_in_its_arguments_and_the_switches_in_train_options() -> None:
+    """A new engineering switch goes into TrainOptions, not into fit's signature."""
+    recipe = ["epochs", "lr", "weighting", "monitor", "patience", "seed", "options"]
+    data = ["model", "tasks", "train_loader", "valid_loader"]
+    assert list(inspect.signature(fit).parameters) == data + recipe
+    switches = {field.name for field in dataclasses.fields(TrainOptions)}
+    assert {"device", "mixed_precision", "compile", "ema_decay", "distributed"} <= switches
+    assert not switches & set(recipe)

@@ -59,13 +59,17 @@ class MatrixFactorization(nn.Module):
 
     def loss(
         self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
+    ) -> dict[str, torch.Tensor]:
         """Binary cross entropy of the click logits against ``batch["click"]`` (1 / 0).
 
+        The loss is keyed by task name, like the outputs, so ``train_one_epoch`` trains this
+        model exactly as it trains the multi-task models.
+
         Shape:
-            outputs["click"]: (B,), batch["click"]: (B,) -> scalar
+            outputs["click"]: (B,), batch["click"]: (B,) -> {"click": scalar}
         """
-        return F.binary_cross_entropy_with_logits(outputs["click"], batch["click"].float())
+        logits, labels = outputs["click"], batch["click"].float()
+        return {"click": F.binary_cross_entropy_with_logits(logits, labels)}
 
     @property
     def user_vectors(self) -> torch.Tensor:

@@ -99,14 +99,16 @@ class NextItemModel(nn.Module):
 
     def loss(
         self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
+    ) -> dict[str, torch.Tensor]:
         """Full-softmax cross entropy of the true next item, averaged over valid targets.
 
         Targets that are PAD or UNK (an item too rare for the vocabulary) cannot be predicted
         and are left out of the average; a batch without any valid target gives 0, not NaN.
+        The loss is keyed by task name, like the outputs, so ``train_one_epoch`` trains this
+        model exactly as it trains the multi-task models.
 
         Shape:
-            outputs["next_item"]: (B, V), batch["next_item"]: (B,) -> scalar
+            outputs["next_item"]: (B, V), batch["next_item"]: (B,) -> {"next_item": scalar}
         """
         targets = batch["next_item"]  # (B,)
         valid = targets >= NUM_RESERVED  # (B,)
@@ -117,7 +119,7 @@ class NextItemModel(nn.Module):
             ignore_index=ignore,
             reduction="sum",
         )
-        return summed / valid.sum().clamp(min=1)
+        return {"next_item": summed / valid.sum().clamp(min=1)}
 
     @torch.no_grad()
     def predict(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

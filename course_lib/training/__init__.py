@@ -1,46 +1,53 @@
-"""Training and evaluation loops: plain functions over batches (notebooks 02 onwards)."""
+"""Training and evaluation: one loop for every model, task weighting, diagnostics."""
 
-from course_lib.training.diagnostics import gradient_report, task_gradients
+from course_lib.training.diagnostics import gradient_report
 from course_lib.training.dwa import DynamicWeightAverage
 from course_lib.training.evaluate import evaluate_ranking, evaluate_tasks
 from course_lib.training.gradnorm import GradNorm
 from course_lib.training.loop import (
-    apply_gradients,
+    EpochLog,
     move_batch,
-    optimizer_step,
     predict_outputs,
     repeat_batches,
-    train_steps,
+    train_one_epoch,
 )
+from course_lib.training.options import Precision, TrainOptions
 from course_lib.training.parameters import split_parameters
 from course_lib.training.pcgrad import PCGrad, project_conflicting
 from course_lib.training.per_task_lr import PerTaskLearningRates
-from course_lib.training.trainer import FitResult, fit, train_epoch
+from course_lib.training.trainer import FitResult, fit
 from course_lib.training.uncertainty import UncertaintyWeighting
-from course_lib.training.weighting import FixedWeights, MultiTaskLoss, TaskWeighting
+from course_lib.training.weighting import (
+    FixedWeights,
+    MultiTaskLoss,
+    SumOfLosses,
+    TaskWeighting,
+    task_gradients,
+)
 
 __all__ = [
     "DynamicWeightAverage",
+    "EpochLog",
     "FitResult",
     "FixedWeights",
     "GradNorm",
     "MultiTaskLoss",
     "PCGrad",
     "PerTaskLearningRates",
+    "Precision",
+    "SumOfLosses",
     "TaskWeighting",
+    "TrainOptions",
     "UncertaintyWeighting",
-    "apply_gradients",
     "evaluate_ranking",
     "evaluate_tasks",
     "fit",
     "gradient_report",
     "move_batch",
-    "optimizer_step",
     "predict_outputs",
     "project_conflicting",
     "repeat_batches",
     "split_parameters",
     "task_gradients",
-    "train_epoch",
-    "train_steps",
+    "train_one_epoch",
 ]

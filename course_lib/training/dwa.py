@@ -15,8 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from course_lib.training.diagnostics import Scale
-from course_lib.training.weighting import VectorWeights
+from course_lib.training.weighting import Scale, VectorWeights
 
 
 class DynamicWeightAverage(VectorWeights):

@@ -21,8 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from course_lib.training.diagnostics import Scale, backward_per_task
-from course_lib.training.weighting import VectorWeights
+from course_lib.training.weighting import Scale, VectorWeights, backward_per_task
 
 
 class GradNorm(VectorWeights):

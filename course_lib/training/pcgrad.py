@@ -17,8 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from course_lib.training.diagnostics import Scale, backward_per_task
-from course_lib.training.weighting import TaskWeighting
+from course_lib.training.weighting import Scale, TaskWeighting, backward_per_task
 
 
 def project_conflicting(gradients: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

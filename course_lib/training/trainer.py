@@ -1,46 +1,38 @@
 """Training a multi-task model: epochs, validation, early stopping (notebooks 04 onwards).
 
-``fit`` is the whole recipe on one screen: train an epoch, evaluate every task on the
-validation set, keep the weights of the best epoch, stop when the monitored metric has not
-improved for ``patience`` epochs. How the task losses are combined is the ``weighting`` object
-it receives (see ``course_lib.training.weighting``). Under ``torchrun`` the same loop trains a
-``DistributedDataParallel`` replica in every process (``course_lib.distributed``).
+``fit`` is the whole recipe on one screen: train an epoch (``train_one_epoch``, the loop every
+notebook uses), evaluate every task on the validation set (``evaluate_tasks``), keep the weights
+of the best epoch, stop when the monitored metric has not improved for ``patience`` epochs. How
+the task losses are combined is the ``weighting`` object it receives
+(``course_lib.training.weighting``); how the steps run (device, mixed precision, schedule,
+weight averaging, several processes under ``torchrun``) is a ``TrainOptions``.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm.auto import tqdm
 
 from course_lib.env import get_device, set_seed
-from course_lib.tasks import Batch, Task, check_labels_are_valid
-from course_lib.training.diagnostics import gradient_report, task_gradients
+from course_lib.tasks import Batch, Task
 from course_lib.training.evaluate import evaluate_tasks
-from course_lib.training.loop import apply_gradients, move_batch
-from course_lib.training.parameters import split_parameters
-from course_lib.training.weighting import MultiTaskLoss, TaskWeighting
-
-if TYPE_CHECKING:  # only for the annotation: course_lib.distributed imports the training code
-    from course_lib.distributed import Distributed
+from course_lib.training.loop import planned_steps, train_one_epoch
+from course_lib.training.options import Precision, TrainOptions
+from course_lib.training.weighting import FixedWeights, MultiTaskLoss, TaskWeighting
 
 MINIMISED = {"log_loss", "rmse"}  # lower is better; every other metric: higher is better
 # A binary task with fewer positives in the validation set gets a warning: its validation
 # metrics (AUC above all) then swing with one or two samples, and so would the best epoch.
 MIN_VALID_POSITIVES = 10
-LR_SCHEDULES = ("constant", "cosine")  # how the learning rate moves over the planned steps
-POSTFIX_EVERY = 20  # steps between progress-bar loss updates (each waits for the device)
 
 
 @dataclass
@@ -54,230 +46,143 @@ class FitResult:
     diagnostics: pd.DataFrame  # per diagnosed step: losses, gradient norms, cosines (may be empty)
 
 
-def steps_per_epoch(loader: Collection[Batch], max_steps: int | None) -> int:
-    """How many batches an epoch takes: the whole loader, or ``max_steps`` if fewer."""
-    return min(len(loader), max_steps or len(loader))
-
-
-def train_epoch(
-    model: nn.Module,
-    loss_fn: MultiTaskLoss,
-    loader: Collection[Batch],
-    optimizer: torch.optim.Optimizer,
-    device: torch.device,
-    *,
-    scaler: torch.amp.GradScaler | None = None,
-    autocast_dtype: torch.dtype | None = None,
-    clip_norm: float | None = 1.0,
-    max_steps: int | None = None,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-    after_step: Callable[[], None] | None = None,
-    diagnose_every: int | None = None,
-    diagnostics: list[dict[str, float]] | None = None,
-    progress: bool = True,
-    desc: str = "training",
-) -> dict[str, float]:
-    """One pass over ``loader`` (at most ``max_steps`` batches); returns the mean losses.
-
-    Each step computes every task's loss, lets the weighting fill the gradients
-    (``TaskWeighting.backward``) and takes an optimizer step. Losses are summed on the device
-    and read once at the end: a ``.item()`` per batch would make the CPU wait for the GPU.
-
-    Args:
-        loader: a DataLoader or any sized collection of batches.
-        scaler, autocast_dtype: mixed precision (see ``fit``); None: full precision.
-        scheduler: stepped after every optimizer step (see ``fit``'s ``lr_schedule``).
-        after_step: called after every optimizer step (``fit``'s weight averaging).
-        diagnose_every: every this many steps, append a ``gradient_report`` of the step (each
-            task's loss, gradient norm on the shared parameters, pairwise cosines) to
-            ``diagnostics``; costs one extra backward pass per task on those steps.
-        desc: the progress bar's label.
-
-    Returns:
-        ``{task name: mean loss, ..., "total": mean combined loss}``.
-    """
-    model.train()
-    scaler = scaler or torch.amp.GradScaler(enabled=False)
-    scale = scaler.scale if scaler.is_enabled() else None
-    weighting = loss_fn.weighting
-    shared, own = split_parameters(model, [task.name for task in loss_fn.tasks])
-    others = [param for params in own.values() for param in params]
-    others += [param for param in weighting.parameters() if param.requires_grad]
-    sums: dict[str, torch.Tensor] = {}
-    total_steps = steps_per_epoch(loader, max_steps)
-    steps = itertools.islice(loader, max_steps)
-    bar = tqdm(steps, total=total_steps, desc=desc, disable=not progress)
-    for step, batch in enumerate(bar):
-        batch = move_batch(batch, device)
-        if step == 0:  # a bad label fails here, clearly, not as a CUDA device-side assert
-            for task in loss_fn.tasks:
-                check_labels_are_valid(task, batch)
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            losses = loss_fn.task_losses(model(batch), batch)
-        if diagnose_every and diagnostics is not None and step % diagnose_every == 0:
-            report = gradient_report(losses, task_gradients(losses, shared))
-            diagnostics.append({"step": step} | report)
-        optimizer.zero_grad(set_to_none=True)
-        total = weighting.backward(losses, shared, others, scale)
-        apply_gradients(model, optimizer, clip_norm, scaler)
-        if scheduler is not None:
-            scheduler.step()
-        if after_step is not None:
-            after_step()
-        for name, loss in {**losses, "total": total}.items():
-            sums[name] = sums.get(name, 0.0) + loss.detach()
-        if progress and step % POSTFIX_EVERY == 0:
-            bar.set_postfix(loss=f"{(sums['total'] / (step + 1)).item():.4f}")
-    if not sums:
-        raise ValueError("the training loader yielded no batches")
-    values = torch.stack(list(sums.values())).tolist()  # the epoch's one synchronisation
-    return {name: value / (step + 1) for name, value in zip(sums, values, strict=True)}
-
-
 def fit(
     model: nn.Module,
     tasks: Sequence[Task],
     train_loader: Collection[Batch],
     valid_loader: Collection[Batch],
     *,
-    device: torch.device | str | None = None,
     epochs: int = 10,
     lr: float = 1e-3,
-    lr_schedule: str = "constant",
-    weight_decay: float = 0.0,
-    ema_decay: float | None = None,
     weighting: TaskWeighting | None = None,
     monitor: tuple[str, str] = ("click", "roc_auc"),
     patience: int | None = 2,
-    clip_norm: float | None = 1.0,
-    mixed_precision: bool | None = None,
-    max_steps_per_epoch: int | None = None,
-    diagnose_every: int | None = None,
-    progress: bool = True,
     seed: int = 0,
-    compile: bool = False,
-    distributed: Distributed | None = None,
+    options: TrainOptions | None = None,
 ) -> FitResult:
     """Train with Adam, validate every epoch, stop early and restore the best epoch's weights.
 
     Args:
-        device: where to train; None: ``get_device()``.
-        lr_schedule: "constant" keeps ``lr``; "cosine" lowers it step by step along half a
-            cosine, from ``lr`` at the first step to zero after ``epochs`` full epochs
-            (``torch.optim.lr_scheduler.CosineAnnealingLR``): large steps early, small ones
-            that settle into a minimum at the end. Early stopping may end before that.
-        ema_decay: validate, keep and return an exponential moving average of the weights
-            instead of the weights themselves: after every step the average moves a fraction
-            ``1 - ema_decay`` of the way to the new weights, so it remembers about
-            ``1 / (1 - ema_decay)`` steps (``torch.optim.swa_utils.AveragedModel``). The
-            average smooths out the noise of the last steps, which a constant learning rate
-            leaves in the weights. None: no averaging.
         weighting: balances the tasks (``course_lib.training.weighting``); None: fixed weights
             from each ``Task.weight``. It also chooses the optimizer's parameter groups.
         monitor: (task, metric) of the validation results that picks the best epoch; higher
             is better except for the metrics in ``MINIMISED``.
         patience: stop after this many epochs without improvement (None: never stop early).
-        clip_norm: clip the gradient norm to this value (None: no clipping).
-        mixed_precision: autocast to bfloat16 (float16 with a GradScaler where the GPU lacks
-            bfloat16); None: on for CUDA. CUDA only.
-        max_steps_per_epoch: cap the batches of an epoch, for quick runs.
-        diagnose_every: record gradient diagnostics every this many steps into
-            ``FitResult.diagnostics`` (see ``train_epoch``); None: none.
-        progress: show a progress bar with the running loss.
-        compile: train through ``torch.compile`` (of the DDP replica, if any); compiling
-            takes tens of seconds even for a tiny model and can pay back on long GPU runs.
-            Validation runs the plain model.
-        distributed: this process's part of a ``torchrun`` job (``course_lib.distributed``):
-            ``train_loader`` yields the global batches and each process trains on its slice,
-            in ``DistributedDataParallel``; rank 0 validates and every process gets its metrics.
-            None: a single process.
+        seed: seeds everything random in training (``set_seed``).
+        options: device, step cap, schedule, weight averaging, mixed precision, compiling,
+            diagnostics, progress bar, several processes (``TrainOptions``); None: the defaults.
 
     Warns:
         UserWarning: for each binary task with fewer than ``MIN_VALID_POSITIVES`` positives
             in the validation set, before training (see ``warn_few_positives``).
     """
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule={lr_schedule!r}: choose from {list(LR_SCHEDULES)}")
-    if ema_decay is not None and not 0 < ema_decay < 1:
-        raise ValueError(f"ema_decay={ema_decay}: choose a value between 0 and 1, e.g. 0.999")
-    start = time.perf_counter()
-    if distributed is None or distributed.is_main:  # rank 0 validates
+    options = options or TrainOptions()
+    start, parallel = time.perf_counter(), options.distributed
+    if parallel is None or parallel.is_main:  # rank 0 validates
         warn_few_positives(tasks, valid_loader)
     set_seed(seed)
-    device = get_device() if device is None else torch.device(device)
-    loss_fn = MultiTaskLoss(tasks, weighting)
+    device = torch.device(options.device or get_device())
+    weighting = weighting or FixedWeights({task.name: task.weight for task in tasks})
     model.to(device)
-    loss_fn.weighting.to(device)  # learnable weightings train with the model
-    groups = loss_fn.weighting.parameter_groups(model, lr)
-    optimizer = torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
-    scheduler = None
-    if lr_schedule == "cosine":
-        total = epochs * steps_per_epoch(train_loader, max_steps_per_epoch)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    average, after_step = None, None
-    if ema_decay is not None:  # a copy of the model, so validated like the model itself
-        average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
-        after_step = partial(average.update_parameters, model)
-    evaluated = model if average is None else average.module  # what validation sees
+    weighting.to(device)  # learnable weightings train with the model
+    groups = weighting.parameter_groups(model, lr)
+    optimizer = torch.optim.Adam(groups, lr=lr, weight_decay=options.weight_decay)
+    after_step, evaluated = step_hooks(model, optimizer, epochs, train_loader, options)
     network, batches = model, train_loader  # what trains: the model, or its DDP replica
-    if distributed is not None:
-        network = distributed.wrap(model, loss_fn.weighting, diagnose_every)
-        batches = distributed.shard(train_loader)
-    if compile:
+    if parallel is not None:
+        network = parallel.wrap(model, weighting, options.diagnose_every)
+        batches = parallel.shard(train_loader)
+    if options.compile:
         network = torch.compile(network)
-    autocast_dtype = mixed_precision_dtype(device, mixed_precision)
-    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
-    key, minimise = "/".join(monitor), monitor[1] in MINIMISED
-    rows, diagnostics, best_epoch, best_score, best_state = [], [], 0, math.nan, None
+    precision = Precision.choose(device, options.mixed_precision)
+    validate = partial(evaluate_tasks, evaluated, tasks, valid_loader, device)
+    best, rows, diagnostics = BestEpoch(monitor), [], []
     for epoch in range(1, epochs + 1):
-        epoch_start, first_diagnostic = time.perf_counter(), len(diagnostics)
-        losses = train_epoch(
+        epoch_start = time.perf_counter()
+        log = train_one_epoch(
             network,
-            loss_fn,
+            MultiTaskLoss(tasks),
             batches,
             optimizer,
-            device,
-            scaler=scaler,
-            autocast_dtype=autocast_dtype,
-            clip_norm=clip_norm,
-            max_steps=max_steps_per_epoch,
-            scheduler=scheduler,
+            weighting=weighting,
+            options=options,
+            precision=precision,
             after_step=after_step,
-            diagnose_every=diagnose_every,
-            diagnostics=diagnostics,
-            progress=progress,
             desc=f"epoch {epoch}/{epochs}",
         )
-        for row in diagnostics[first_diagnostic:]:
-            row["epoch"] = epoch
-        if average is not None:  # buffers (batch-norm statistics, say) are the model's own
-            for kept, trained in zip(average.module.buffers(), model.buffers(), strict=True):
+        losses = log.losses.mean().to_dict()
+        if evaluated is not model:  # buffers (batch-norm statistics, say) are the model's own
+            for kept, trained in zip(evaluated.buffers(), model.buffers(), strict=True):
                 kept.copy_(trained)
-        if distributed is None:
-            valid = evaluate_tasks(evaluated, tasks, valid_loader, device)
+        if parallel is None:
+            valid = validate()
         else:  # the whole validation set on rank 0; every process then stops at the same epoch
-            losses = distributed.mean(losses)
-            valid = distributed.from_main(
-                partial(evaluate_tasks, evaluated, tasks, valid_loader, device)
-            )
+            losses, valid = parallel.mean(losses), parallel.from_main(validate)
         row = {"epoch": epoch} | {f"train_loss/{name}": loss for name, loss in losses.items()}
-        row |= {f"weight/{name}": w for name, w in loss_fn.weighting.weights().items()}
+        row |= {f"weight/{name}": w for name, w in weighting.weights().items()}
         row["lr"] = optimizer.param_groups[0]["lr"]  # at the end of the epoch
         for task, metrics in valid.items():
             row |= {f"{task}/{metric}": value for metric, value in metrics.items()}
         rows.append(row | {"seconds": time.perf_counter() - epoch_start})
-        if key not in row:
-            raise KeyError(f"monitor {monitor} is not among the validation metrics: {list(row)}")
-        score = row[key]
-        if math.isnan(best_score) or (score < best_score if minimise else score > best_score):
-            best_epoch, best_score = epoch, score
-            best_state = {k: v.to("cpu", copy=True) for k, v in evaluated.state_dict().items()}
-        elif patience is not None and epoch - best_epoch >= patience:
+        diagnostics.append(log.diagnostics.assign(epoch=epoch))
+        improved = best.update(epoch, row, evaluated)
+        if not improved and patience is not None and epoch - best.epoch >= patience:
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    seconds, diagnostics = time.perf_counter() - start, pd.DataFrame(diagnostics)
-    return FitResult(pd.DataFrame(rows), best_epoch, best_score, seconds, diagnostics)
+    if best.state is not None:
+        model.load_state_dict(best.state)
+    seconds, diagnostics = time.perf_counter() - start, pd.concat(diagnostics, ignore_index=True)
+    return FitResult(pd.DataFrame(rows), best.epoch, best.score, seconds, diagnostics)
+
+
+def step_hooks(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    train_loader: Collection[Batch],
+    options: TrainOptions,
+) -> tuple[Callable[[], None] | None, nn.Module]:
+    """What runs after every optimizer step (the learning-rate schedule, the weight average),
+    and the module that validation sees: the model, or its average (``TrainOptions.ema_decay``).
+    """
+    hooks: list[Callable[[], None]] = []
+    if options.lr_schedule == "cosine":
+        total = epochs * (planned_steps(train_loader, options) or 1)
+        hooks.append(torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total).step)
+    evaluated = model
+    if options.ema_decay is not None:  # a copy of the model, so validated like the model itself
+        average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(options.ema_decay))
+        hooks.append(partial(average.update_parameters, model))
+        evaluated = average.module
+    if not hooks:
+        return None, evaluated
+    return lambda: [hook() for hook in hooks], evaluated
+
+
+class BestEpoch:
+    """The best epoch so far by the monitored validation metric, and a CPU copy of its weights.
+
+    Args:
+        monitor: (task, metric); higher is better except for the metrics in ``MINIMISED``.
+    """
+
+    def __init__(self, monitor: tuple[str, str]) -> None:
+        self.monitor, self.key = monitor, "/".join(monitor)
+        self.minimise = monitor[1] in MINIMISED
+        self.epoch, self.score, self.state = 0, math.nan, None
+
+    def update(self, epoch: int, row: dict[str, float], model: nn.Module) -> bool:
+        """Keep ``model``'s weights if the epoch's ``row`` improves the score; True if it did."""
+        if self.key not in row:
+            raise KeyError(
+                f"monitor {self.monitor} is not among the validation metrics: {list(row)}"
+            )
+        score = row[self.key]
+        better = score < self.score if self.minimise else score > self.score
+        if not (math.isnan(self.score) or better):
+            return False
+        self.epoch, self.score = epoch, score
+        self.state = {k: v.to("cpu", copy=True) for k, v in model.state_dict().items()}
+        return True
 
 
 def warn_few_positives(tasks: Sequence[Task], valid_loader: Collection[Batch]) -> None:
@@ -317,16 +222,3 @@ def count_positives(
             positives, samples = counts[task]
             counts[task] = (positives + int((label > 0.5).sum()), samples + label.numel())
     return counts
-
-
-def mixed_precision_dtype(
-    device: torch.device, mixed_precision: bool | None
-) -> torch.dtype | None:
-    """bfloat16 where the GPU supports it, else float16; None when mixed precision is off."""
-    if mixed_precision is None:
-        mixed_precision = device.type == "cuda"
-    if not mixed_precision:
-        return None
-    if device.type != "cuda":
-        raise ValueError(f"mixed_precision=True needs a CUDA device, not {device}; pass None")
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

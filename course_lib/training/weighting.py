@@ -8,23 +8,24 @@ it. The trainer calls three methods, and a learner can write a new rule by overr
   give each task's tower its own group);
 - ``backward(losses, shared, others, scale)``: fill the parameters' ``.grad``. The default
   backpropagates ``combine(losses)``; GradNorm and PCGrad work on the tasks' separate gradients
-  on the shared parameters instead;
+  on the shared parameters instead (``backward_per_task``, at the end of this file);
 - ``weights()``: the current weight of each task, recorded in the training history.
 
-The rules live in their own files: ``FixedWeights`` (and ``VectorWeights``, the base of the
-rules that update a weight per task) here, ``PerTaskLearningRates``,
+The rules live in their own files: ``SumOfLosses``, ``FixedWeights`` (and ``VectorWeights``, the
+base of the rules that update a weight per task) here, ``PerTaskLearningRates``,
 ``UncertaintyWeighting``, ``GradNorm``, ``DynamicWeightAverage`` and ``PCGrad`` beside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 
-from course_lib.tasks import Batch, Task
-from course_lib.training.diagnostics import Scale
+from course_lib.tasks import Batch, Task, check_labels_are_valid
+
+Scale = Callable[[torch.Tensor], torch.Tensor]  # a GradScaler's ``scale``
 
 
 class TaskWeighting(nn.Module):
@@ -70,6 +71,14 @@ class TaskWeighting(nn.Module):
     def weights(self) -> dict[str, float]:
         """Each task's current weight in the combined loss, for the history; {}: none to report."""
         return {}
+
+
+class SumOfLosses(TaskWeighting):
+    """The plain sum of the losses, every weight 1: the loop's default for one loss or many."""
+
+    def combine(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``sum_t L_t``."""
+        return sum(losses.values())
 
 
 class FixedWeights(TaskWeighting):
@@ -123,41 +132,101 @@ class VectorWeights(TaskWeighting):
 
 
 class MultiTaskLoss:
-    """Every task's loss on a batch, and their combination by a ``TaskWeighting``.
+    """Every declared task's loss on a batch, keyed by task name: the loss function of ``fit``.
+
+    How the losses are combined into one update is the weighting's job (``TaskWeighting``), so
+    the same losses serve every balancing rule.
 
     Args:
         tasks: the declared tasks; each reads its output from the model's dict by name.
-        weighting: how to combine the losses; None: ``FixedWeights`` from each ``Task.weight``.
 
     Example::
 
-        loss_fn = MultiTaskLoss(tasks)
-        total, losses = loss_fn(model(batch), batch)  # losses: {"click": ..., "buy": ...}
+        losses = MultiTaskLoss(tasks)(model(batch), batch)  # {"click": ..., "buy": ...}
+        total = FixedWeights({"click": 1.0, "buy": 1.0}).combine(losses)
     """
 
-    def __init__(self, tasks: Sequence[Task], weighting: TaskWeighting | None = None) -> None:
+    def __init__(self, tasks: Sequence[Task]) -> None:
         self.tasks = list(tasks)
-        self.weighting = weighting or FixedWeights({task.name: task.weight for task in tasks})
+        self.labels_checked = False
 
-    def __call__(
-        self, outputs: dict[str, torch.Tensor], batch: Batch
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The combined loss and each task's own loss (both keep their graphs).
+    def __call__(self, outputs: dict[str, torch.Tensor], batch: Batch) -> dict[str, torch.Tensor]:
+        """Each task's own loss on the batch, with its graph.
 
         Shape:
-            outputs: {name: (B,) or (B, K)} -> total: scalar, losses: {name: scalar}
+            outputs: {name: (B,) or (B, K)} -> {name: scalar}
         """
-        losses = self.task_losses(outputs, batch)
-        return self.weighting.combine(losses), losses
-
-    def task_losses(
-        self, outputs: dict[str, torch.Tensor], batch: Batch
-    ) -> dict[str, torch.Tensor]:
-        """Each task's own loss on the batch, with its graph, keyed by task name."""
         missing = [task.name for task in self.tasks if task.name not in outputs]
         if missing:
             raise KeyError(
                 f"the model returned no output for tasks {missing}; it returned "
                 f"{sorted(outputs)}. Build the model with the same tasks"
             )
+        if not self.labels_checked:  # a bad label fails here, clearly, not as a CUDA assert
+            for task in self.tasks:
+                check_labels_are_valid(task, batch)
+            self.labels_checked = True
         return {task.name: task.loss(outputs[task.name], batch) for task in self.tasks}
+
+
+def task_gradients(
+    losses: dict[str, torch.Tensor],
+    parameters: Sequence[nn.Parameter],
+    scale: Scale | None = None,
+) -> dict[str, torch.Tensor]:
+    """Each task's gradient on ``parameters``, flattened into one vector; the graph is kept.
+
+    A parameter a task does not reach gets a zero gradient from it.
+
+    Args:
+        scale: applied to each loss before differentiating (a GradScaler's ``scale``).
+
+    Shape:
+        losses: {name: scalar} -> {name: (P,)}, P the number of values in ``parameters``
+    """
+    gradients = {}
+    for name, loss in losses.items():
+        grads = torch.autograd.grad(
+            scale(loss) if scale else loss, parameters, retain_graph=True, allow_unused=True
+        )
+        flat = [
+            torch.zeros_like(p).flatten() if g is None else g.flatten()
+            for p, g in zip(parameters, grads, strict=True)
+        ]
+        gradients[name] = torch.cat(flat)
+    return gradients
+
+
+def set_gradients(parameters: Sequence[nn.Parameter], flat: torch.Tensor) -> None:
+    """Write one flat gradient vector into the ``.grad`` of each parameter (adding to any)."""
+    offset = 0
+    for param in parameters:
+        piece = flat[offset : offset + param.numel()].view_as(param)
+        param.grad = piece.clone() if param.grad is None else param.grad + piece
+        offset += param.numel()
+
+
+def backward_per_task(
+    losses: dict[str, torch.Tensor],
+    names: Sequence[str],
+    shared: Sequence[nn.Parameter],
+    others: Sequence[nn.Parameter],
+    total: torch.Tensor,
+    shared_gradient: Callable[[torch.Tensor], torch.Tensor],
+    scale: Scale | None = None,
+) -> torch.Tensor:
+    """The backward pass of the rules that work on each task's own gradient (GradNorm, PCGrad).
+
+    One pass per task on ``shared``, whose gradients ``shared_gradient`` turns into the one
+    written to ``.grad``; one ordinary pass of ``total`` on ``others`` (towers, heads).
+
+    Shape:
+        shared_gradient: (T, P) -> (P,), rows in the order of ``names``;
+        returns the (T, P) task gradients
+    """
+    gradients = task_gradients(losses, shared, scale)
+    stacked = torch.stack([gradients[name] for name in names])  # (T, P)
+    if others:
+        torch.autograd.backward(scale(total) if scale else total, inputs=list(others))
+    set_gradients(shared, shared_gradient(stacked))
+    return stacked

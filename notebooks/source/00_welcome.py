@@ -39,7 +39,7 @@ from course_lib.exercises import welcome
 # | **02 embeddings** | from one-hot vectors to `nn.Embedding`; matrix factorisation; what learned embeddings look like | `MatrixFactorization`, `BehaviorEmbedding` |
 # | **03 sequence encoders** | an LSTM reads a behavior sequence; pooling, GRU, CNN and self-attention compared | `course_lib.models`, `evaluate_ranking` |
 # | **04 single- vs multi-task** | shared-bottom, MMoE, PLE and the ESMM cascade; when sharing helps and when it hurts | `Task`, the multi-task models, `fit` |
-# | **05 task imbalance** | rare labels and unbalanced losses: pos_weight, focal loss, oversampling, GradNorm, PCGrad… | `Task(pos_weight=...)`, `TaskWeighting` rules, `fit(diagnose_every=...)` |
+# | **05 task imbalance** | rare labels and unbalanced losses: pos_weight, focal loss, oversampling, GradNorm, PCGrad… | `Task(pos_weight=...)`, `TaskWeighting` rules, `TrainOptions(diagnose_every=...)` |
 # | **06 recommendation lists** | top-K lists, explanations, list metrics, cold start, calibration, the evaluation protocol | `recommend`, `explain`, `course_lib.metrics` |
 # | **07 your own data** | the whole pipeline on your company's log or a public one, from code and from the command line | `prepare(behaviors=...)`, `course_lib.datasets` |
 #

@@ -34,6 +34,7 @@ from torch import nn
 from course_lib import (
     UNK,
     MatrixFactorization,
+    TrainOptions,
     bundled_window,
     get_device,
     load_bundled_log,
@@ -42,7 +43,7 @@ from course_lib import (
     prepare,
     set_seed,
     simulate_bundled,
-    train_steps,
+    train_one_epoch,
 )
 from course_lib.exercises import embeddings
 
@@ -51,7 +52,8 @@ DEVICE = get_device()  # a GPU if there is one, else the CPU (notebook 00)
 EMBED_DIM = 32  # D: the length of every user and item vector
 NUM_NEGATIVES = 4  # sampled negatives per true next item (the click task of notebook 01)
 BATCH_SIZE = 1024
-NUM_STEPS = 1800  # optimisation steps per model: about 1.5 passes over the training samples
+# every model trains one epoch (a pass over the training samples) with plain Adam steps
+TRAINING = TrainOptions(clip_norm=None, progress=False)
 LR = 0.01
 
 # %% [markdown]
@@ -166,8 +168,9 @@ def train_mf(seed: int) -> tuple[MatrixFactorization, list[float], float]:
     # max_len=1: matrix factorisation reads no history, so keep the batches small
     loader = make_loader(data.dataset("train", max_len=1), BATCH_SIZE, shuffle=True, seed=seed)
     begin = time.perf_counter()
-    losses = train_steps(model, loader, model.loss, optimizer, DEVICE, num_steps=NUM_STEPS)
+    log = train_one_epoch(model, model.loss, loader, optimizer, options=TRAINING)
     seconds = time.perf_counter() - begin
+    losses = log.losses["click"].tolist()  # the loss of every step
     return model.cpu().eval(), losses, seconds  # on the CPU: read below with NumPy
 
 

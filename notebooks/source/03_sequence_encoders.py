@@ -40,6 +40,7 @@ from course_lib import (
     PopularityBaseline,
     RepeatLastCategoryBaseline,
     SelfAttentionEncoder,
+    TrainOptions,
     bundled_window,
     evaluate_ranking,
     get_device,
@@ -49,7 +50,7 @@ from course_lib import (
     prepare,
     repeat_batches,
     set_seed,
-    train_steps,
+    train_one_epoch,
 )
 from course_lib.exercises import sequences
 
@@ -60,6 +61,7 @@ HIDDEN_DIM = 32  # H
 MAX_LEN = 20  # events of history each sample keeps
 BATCH_SIZE = 256
 NUM_STEPS = 120  # the same training budget for every encoder: 120 batches of 256
+TRAINING = TrainOptions(max_steps_per_epoch=NUM_STEPS, clip_norm=None, progress=False)
 LR = 3e-3
 
 # %% [markdown]
@@ -193,7 +195,7 @@ def train_next_item(make_encoder, seed: int) -> tuple[NextItemModel, float]:
     train_set = data.dataset("train", max_len=MAX_LEN)
     batches = repeat_batches(make_loader(train_set, BATCH_SIZE, shuffle=True, seed=seed))
     begin = time.perf_counter()
-    train_steps(model, batches, model.loss, optimizer, DEVICE, num_steps=NUM_STEPS)
+    train_one_epoch(model, model.loss, batches, optimizer, options=TRAINING)
     return model.eval(), time.perf_counter() - begin
 
 

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from course_lib import (
     SimulatorConfig,
     Task,
+    TrainOptions,
     bayes_limit_auc,
     build_model,
     bundled_window,
@@ -55,6 +56,8 @@ NUM_NEGATIVES = 4
 BATCH_SIZE = 512
 EPOCHS = 3  # validation after each; the best epoch's weights are kept
 STEPS_PER_EPOCH = 40  # a small, equal budget for every model: 3 x 40 batches of 512
+# how the training steps run: fit's engineering switches (device, step cap, progress bar, ...)
+OPTIONS = TrainOptions(device=DEVICE, max_steps_per_epoch=STEPS_PER_EPOCH, progress=False)
 LR = 3e-3
 RELATEDNESS = (0.0, 0.5, 1.0)  # the simulator's task_relatedness values of section 5
 
@@ -224,14 +227,12 @@ for name, seed in tqdm(runs, desc="training every model from every seed"):
         chosen,
         make_loader(train_set, BATCH_SIZE, shuffle=True, seed=seed),
         loaders["valid"],
-        device=DEVICE,
         epochs=EPOCHS,
         lr=LR,
         monitor=(chosen[0].name, MONITOR[chosen[0].kind]),
         patience=None,
-        max_steps_per_epoch=STEPS_PER_EPOCH,
-        progress=False,
         seed=seed,
+        options=OPTIONS,
     )
     test = evaluate_tasks(model, chosen, loaders["test"], DEVICE)
     rows.append(
@@ -363,14 +364,12 @@ for relatedness in RELATEDNESS:
                 chosen,
                 make_loader(sweep_train, BATCH_SIZE, shuffle=True, seed=seed),
                 sweep_loaders["valid"],
-                device=DEVICE,
                 epochs=EPOCHS,
                 lr=LR,
                 monitor=("conversion", "roc_auc"),
                 patience=None,
-                max_steps_per_epoch=STEPS_PER_EPOCH,
-                progress=False,
                 seed=seed,
+                options=OPTIONS,
             )
             auc = evaluate_tasks(model, [conversion], sweep_loaders["test"], DEVICE)
             sweep_rows.append(

@@ -37,6 +37,7 @@ from course_lib import (
     PCGrad,
     PerTaskLearningRates,
     SimulatorConfig,
+    TrainOptions,
     UncertaintyWeighting,
     binary_loss,
     build_model,
@@ -64,6 +65,8 @@ NUM_NEGATIVES = 4
 BATCH_SIZE = 512
 EPOCHS = 2  # validation after each; the weights of the best epoch by buy AUC are kept
 STEPS_PER_EPOCH = 40  # the same small budget for every method: 2 x 40 batches of 512
+# how the training steps run: fit's engineering switches (device, step cap, progress bar, ...)
+OPTIONS = TrainOptions(device=DEVICE, max_steps_per_epoch=STEPS_PER_EPOCH, progress=False)
 LR = 3e-3
 TASK_NAMES = ("click", "buy", "next_category")
 DIAGNOSE_EVERY = 4  # steps between two gradient diagnostics in section 1
@@ -121,10 +124,11 @@ assert (
 # Summed as they are, the losses give next category over 80% of the total and buy under 1%:
 # the buy loss is 85 times smaller, partly because buys are rare (0.6% of the samples) and
 # partly because a binary loss is small by nature. What the shared layers learn is set by the
-# gradients, so we measure those too. `fit(..., diagnose_every=k)` computes, every `k` steps,
-# each task's gradient on the **shared** parameters (embeddings, encoder, shared bottom; each
-# task's tower and head are its own) and records its norm and the cosine similarity of every
-# pair: a negative cosine means a step that lowers one task's loss raises the other's.
+# gradients, so we measure those too. `TrainOptions(diagnose_every=k)` makes `fit` compute,
+# every `k` steps, each task's gradient on the **shared** parameters (embeddings, encoder,
+# shared bottom; each task's tower and head are its own) and records its norm and the cosine
+# similarity of every pair: a negative cosine means a step that lowers one task's loss raises
+# the other's.
 
 
 # %%
@@ -151,14 +155,16 @@ diagnosed = fit(
     tasks,
     loaders["train"],
     loaders["valid"],
-    device=DEVICE,
     epochs=EPOCHS,
     lr=LR,
     monitor=("buy", "roc_auc"),
     patience=None,
-    max_steps_per_epoch=STEPS_PER_EPOCH,
-    diagnose_every=DIAGNOSE_EVERY,
-    progress=False,
+    options=TrainOptions(
+        device=DEVICE,
+        max_steps_per_epoch=STEPS_PER_EPOCH,
+        diagnose_every=DIAGNOSE_EVERY,
+        progress=False,
+    ),
 )
 diagnostics = diagnosed.diagnostics
 diagnostics["global step"] = (diagnostics["epoch"] - 1) * STEPS_PER_EPOCH + diagnostics["step"]
@@ -354,15 +360,13 @@ def run(method_names, data, loaders, seeds=SEEDS):
             tasks_used,
             train,
             loaders["valid"],
-            device=DEVICE,
             epochs=EPOCHS,
             lr=LR,
             weighting=weighting,
             monitor=("buy", "roc_auc"),
             patience=None,
-            max_steps_per_epoch=STEPS_PER_EPOCH,
-            progress=False,
             seed=seed,
+            options=OPTIONS,
         )
         final_weights[name, seed] = weighting.weights() if weighting else {}
         test = evaluate_tasks(model, tasks_used, loaders["test"], DEVICE)

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from course_lib import (
+    TrainOptions,
     build_model,
     bundled_window,
     calibration_table,
@@ -66,6 +67,8 @@ MAX_LEN = 10  # events of history per sample
 BATCH_SIZE = 512
 EPOCHS = 2
 STEPS_PER_EPOCH = 60
+# how the training steps run: fit's engineering switches (device, step cap, progress bar, ...)
+OPTIONS = TrainOptions(device=DEVICE, max_steps_per_epoch=STEPS_PER_EPOCH, progress=False)
 LR = 3e-3
 K = 10  # length of a recommendation list
 TASK_NAMES = ("click", "buy", "next_item")
@@ -103,14 +106,12 @@ def train_model(data, seed=SEED):
         tasks,
         train,
         valid,
-        device=DEVICE,
         epochs=EPOCHS,
         lr=LR,
         monitor=("next_item", "NDCG@10"),
         patience=None,
-        max_steps_per_epoch=STEPS_PER_EPOCH,
-        progress=False,
         seed=seed,
+        options=OPTIONS,
     )
     return model.eval(), tasks
 

@@ -32,6 +32,7 @@ from course_lib import (
     TAOBAO_BEHAVIORS,
     LogValidationError,
     SimulatorConfig,
+    TrainOptions,
     build_model,
     evaluate_tasks,
     fit,
@@ -67,6 +68,8 @@ WORK_DIR = Path(tempfile.mkdtemp(prefix="course_07_"))  # every file of this not
 MAX_LEN = 10
 BATCH_SIZE = 512
 STEPS_PER_EPOCH = 60
+# how the training steps run: fit's engineering switches (device, step cap, progress bar, ...)
+OPTIONS = TrainOptions(device=DEVICE, max_steps_per_epoch=STEPS_PER_EPOCH, progress=False)
 DOWNLOAD = False  # True: let section 4 download MovieLens (about 5 MB; needs internet)
 
 # %% [markdown]
@@ -164,13 +167,11 @@ result = fit(
     tasks,
     loaders["train"],
     loaders["valid"],
-    device=DEVICE,
     epochs=2,
     lr=3e-3,
     patience=None,
-    max_steps_per_epoch=STEPS_PER_EPOCH,
-    progress=False,
     seed=SEED,
+    options=OPTIONS,
 )
 test = evaluate_tasks(model, tasks, loaders["test"], DEVICE)
 table = metrics_table(test)[["roc_auc", "pr_auc", "accuracy", "HR@10", "NDCG@10"]]
