@@ -24,11 +24,10 @@ class LinearEncoder(SequenceEncoder):
     """A state that is a linear function of the embedded events: their projected sum."""
 
     def __init__(self, input_dim: int, hidden_dim: int) -> None:
-        super().__init__()
-        self.output_dim = hidden_dim
+        super().__init__(hidden_dim)
         self.linear = nn.Linear(input_dim, hidden_dim, bias=False)
 
-    def forward(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+    def encode(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         steps = self.linear(embedded)  # (B, L, H)
         return EncoderOutput(steps.sum(dim=1), steps)
 

@@ -177,6 +177,42 @@ def test_same_seed_same_output(name: str) -> None:
     assert not torch.equal(make_encoder(name, seed=2)(embedded, lengths).steps, first)
 
 
+@pytest.mark.parametrize("name", ENCODERS)
+def test_an_empty_history_gets_the_learned_empty_state(name: str) -> None:
+    encoder = make_encoder(name)
+    with torch.no_grad():
+        encoder.empty_state.normal_()  # learned, so not the zero it starts at
+    embedded, lengths = embedded_histories()
+    lengths_with_empty = torch.cat([lengths, torch.tensor([0])])
+    with_empty = torch.cat([embedded, torch.zeros(1, max(LENGTHS), D)])  # an all-padding row
+    out, reference = encoder(with_empty, lengths_with_empty), encoder(embedded, lengths)
+    torch.testing.assert_close(out.state[-1], encoder.empty_state, atol=0, rtol=0)
+    assert (out.steps[-1] == 0).all()
+    torch.testing.assert_close(out.state[:-1], reference.state, atol=1e-6, rtol=0)
+    torch.testing.assert_close(out.steps[:-1], reference.steps, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", ENCODERS)
+def test_a_batch_of_empty_histories_only(name: str) -> None:
+    encoder = make_encoder(name)
+    out = encoder(torch.zeros(3, 0, D), torch.zeros(3, dtype=torch.int64))
+    assert out.steps.shape == (3, 0, H)
+    torch.testing.assert_close(out.state, encoder.empty_state.expand(3, H), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("name", ENCODERS)
+def test_the_empty_state_learns_from_empty_histories_only(name: str) -> None:
+    embedded, lengths = embedded_histories()
+    encoder = make_encoder(name)
+    encoder(embedded, lengths).state.sum().backward()
+    # a zero gradient, not None: DistributedDataParallel needs every parameter in every step
+    assert encoder.empty_state.grad is not None and (encoder.empty_state.grad == 0).all()
+    encoder.zero_grad()
+    lengths_with_empty = torch.tensor([*LENGTHS[:-1], 0])
+    encoder(embedded, lengths_with_empty).state.sum().backward()
+    torch.testing.assert_close(encoder.empty_state.grad, torch.ones(H))
+
+
 # ------------------------------------------------------------------------- next-item model
 
 
@@ -184,7 +220,7 @@ def test_same_seed_same_output(name: str) -> None:
 @pytest.mark.parametrize("name", ENCODERS)
 def test_gradient_reaches_every_parameter(name: str, tie_weights: bool) -> None:
     model = make_model(name, tie_weights)
-    batch = make_batch()
+    batch = make_batch(lengths=[6, 3, 0, 5])  # an empty history reaches the empty state
     model.loss(model(batch), batch)["next_item"].backward()
     for param_name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, param_name

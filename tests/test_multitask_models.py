@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.data.pipeline import PreparedData
-from course_lib.data.vocab import NUM_RESERVED
+from course_lib.data.vocab import NUM_RESERVED, PAD
 from course_lib.env import set_seed
 from course_lib.models import (
     ARCHITECTURES,
@@ -73,6 +73,16 @@ def batch(small_prepared: PreparedData) -> Batch:
     return small_prepared.dataset("train", max_len=10).batch(np.arange(40))
 
 
+def with_an_empty_history(batch: Batch) -> Batch:
+    """The batch with its first history emptied: a user's first event, with nothing before it."""
+    emptied = {key: value.clone() for key, value in batch.items()}
+    for key in ("history_item", "history_category", "history_behavior"):
+        emptied[key][0] = PAD
+    emptied["mask"][0] = False
+    emptied["lengths"][0] = 0
+    return emptied
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_task_has_an_output_of_the_right_shape(name, small_prepared, batch):
     model = build(name, small_prepared).eval()
@@ -86,8 +96,18 @@ def test_every_task_has_an_output_of_the_right_shape(name, small_prepared, batch
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_an_empty_history_is_a_normal_input(name, small_prepared, batch):
+    model = build(name, small_prepared).eval()
+    before, after = model(batch), model(with_an_empty_history(batch))
+    for task_name in before:
+        assert torch.isfinite(after[task_name]).all(), task_name
+        torch.testing.assert_close(after[task_name][1:], before[task_name][1:])
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_gradients_reach_every_parameter(name, small_prepared, batch):
     model = build(name, small_prepared)
+    batch = with_an_empty_history(batch)  # so that the encoder's empty state is used too
     outputs = model(batch)
     sum(task.loss(outputs[task.name], batch) for task in model.tasks).backward()
     for parameter_name, parameter in model.named_parameters():

@@ -44,8 +44,7 @@ class SelfAttentionEncoder(SequenceEncoder):
         dropout: float = 0.0,
         max_len: int = 200,
     ) -> None:
-        super().__init__()
-        self.output_dim = hidden_dim
+        super().__init__(hidden_dim)
         self.max_len = max_len
         self.input_proj = nn.Linear(input_dim, hidden_dim)
         self.position = nn.Embedding(max_len, hidden_dim)
@@ -62,7 +61,7 @@ class SelfAttentionEncoder(SequenceEncoder):
         self.layers = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.final_norm = nn.LayerNorm(hidden_dim)  # pre-norm leaves the last output unnormed
 
-    def forward(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+    def encode(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         """Attend causally over each history.
 
         Shape:

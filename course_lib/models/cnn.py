@@ -40,8 +40,7 @@ class CNNEncoder(SequenceEncoder):
         num_layers: int = 2,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.output_dim = hidden_dim
+        super().__init__(hidden_dim)
         self.kernel_size = kernel_size
         self.convs = nn.ModuleList(
             nn.Conv1d(input_dim if i == 0 else hidden_dim, hidden_dim, kernel_size)
@@ -54,7 +53,7 @@ class CNNEncoder(SequenceEncoder):
         """How many of the most recent events the last state can see: older ones cannot matter."""
         return len(self.convs) * (self.kernel_size - 1) + 1
 
-    def forward(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+    def encode(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         """Convolve over time, causally, layer by layer.
 
         Shape:

@@ -27,8 +27,7 @@ class GRUEncoder(SequenceEncoder):
     def __init__(
         self, input_dim: int, hidden_dim: int, num_layers: int = 1, dropout: float = 0.0
     ) -> None:
-        super().__init__()
-        self.output_dim = hidden_dim
+        super().__init__(hidden_dim)
         self.gru = nn.GRU(
             input_dim,
             hidden_dim,
@@ -37,7 +36,7 @@ class GRUEncoder(SequenceEncoder):
             dropout=dropout if num_layers > 1 else 0.0,  # it only acts between layers
         )
 
-    def forward(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+    def encode(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         """Run the GRU over the real events of each history.
 
         Shape:

@@ -28,8 +28,7 @@ class LSTMEncoder(SequenceEncoder):
     def __init__(
         self, input_dim: int, hidden_dim: int, num_layers: int = 1, dropout: float = 0.0
     ) -> None:
-        super().__init__()
-        self.output_dim = hidden_dim
+        super().__init__(hidden_dim)
         self.lstm = nn.LSTM(
             input_dim,
             hidden_dim,
@@ -39,7 +38,7 @@ class LSTMEncoder(SequenceEncoder):
             dropout=dropout if num_layers > 1 else 0.0,
         )
 
-    def forward(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+    def encode(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         """Run the LSTM over the real events of each history.
 
         Shape:

@@ -31,11 +31,10 @@ class MeanPoolEncoder(SequenceEncoder):
     """
 
     def __init__(self, input_dim: int, hidden_dim: int) -> None:
-        super().__init__()
-        self.output_dim = hidden_dim
+        super().__init__(hidden_dim)
         self.project = nn.Linear(input_dim, hidden_dim)
 
-    def forward(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+    def encode(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         """Running means of the real events, projected.
 
         Shape:
