@@ -388,7 +388,11 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         "settings": dataclasses.asdict(model.settings),
         "device": str(device),
         "processes": 1 if parallel is None else parallel.world_size,
-        "seconds": {"fit": result.seconds, "total": time.perf_counter() - start},
+        "seconds": {
+            "fit": result.seconds,
+            "train": result.train_seconds,
+            "total": time.perf_counter() - start,
+        },
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -457,5 +461,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{limit['auc']:.4f} (the simulator's true probabilities)"
         )
     seconds = report["seconds"]
-    print(f"{seconds['total']:.1f} s in all, {seconds['fit']:.1f} s training; wrote {args.out}/")
+    print(
+        f"{seconds['total']:.1f} s in all, {seconds['fit']:.1f} s fitting of which "
+        f"{seconds['train']:.1f} s in training steps; wrote {args.out}/"
+    )
     return 0

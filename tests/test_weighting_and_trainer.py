@@ -109,7 +109,11 @@ def test_fit_overfits_a_small_batch_and_records_its_history() -> None:
     losses = [f"train_loss/{name}" for name in ("click", "buy", "next_behavior", "total")]
     assert list(history.columns[:5]) == ["epoch", *losses]
     assert {"click/roc_auc", "buy/f1", "next_behavior/accuracy"} <= set(history.columns)
-    assert history.columns[-1] == "seconds"
+    assert list(history.columns[-2:]) == ["train_seconds", "seconds"]
+    assert (history["train_seconds"] > 0).all()
+    assert (history["train_seconds"] < history["seconds"]).all()  # validation takes time too
+    assert result.train_seconds == pytest.approx(history["train_seconds"].sum())
+    assert result.train_seconds < history["seconds"].sum() <= result.seconds
     assert history["train_loss/click"].iloc[-1] < 0.05
     assert result.best_score == history["click/roc_auc"].max() == 1.0
     assert result.seconds > 0
@@ -128,7 +132,7 @@ def test_same_seed_gives_the_same_history_and_no_output_without_progress(capsys)
             seed=5,
             options=TrainOptions(device="cpu", progress=False),
         )
-        runs.append(result.history.drop(columns="seconds"))
+        runs.append(result.history.drop(columns=["train_seconds", "seconds"]))
     pd.testing.assert_frame_equal(runs[0], runs[1])
     assert capsys.readouterr() == ("", "")
 
@@ -165,6 +169,54 @@ def test_early_stopping_restores_the_best_epoch(
     assert len(result.history) == epochs_run
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, states[best_epoch - 1][key])
+
+
+def test_a_weighted_monitor_picks_the_best_combination(monkeypatch) -> None:
+    """Click AUC peaks at epoch 2 and log loss bottoms at epoch 3; AUC - log loss at epoch 4."""
+    auc, log_loss = [0.70, 0.90, 0.60, 0.85, 0.50], [0.60, 0.60, 0.20, 0.30, 0.90]
+
+    def scripted(model, tasks, loader, device):
+        epoch = len(scripted.calls)
+        scripted.calls.append(epoch)
+        return {"click": {"roc_auc": auc[epoch], "log_loss": log_loss[epoch]}}
+
+    scripted.calls = []
+    monkeypatch.setattr(trainer, "evaluate_tasks", scripted)
+    monitor = {("click", "roc_auc"): 1.0, ("click", "log_loss"): -1.0}
+    result = fit(
+        TinyModel(),
+        TASKS,
+        [make_batch()] * 2,
+        [],
+        epochs=5,
+        monitor=monitor,
+        patience=None,
+        options=TrainOptions(device="cpu", progress=False),
+    )
+    assert result.best_epoch == 4
+    assert result.best_score == pytest.approx(0.85 - 0.30)
+
+
+@pytest.mark.parametrize(
+    ("monitor", "message"),
+    [
+        ({("click", "log_loss"): 1.0}, "log_loss .lower is better. needs a finite negative"),
+        ({("click", "roc_auc"): -0.5}, "roc_auc .higher is better. needs a finite positive"),
+        ({("click", "roc_auc"): float("nan")}, "needs a finite positive weight"),
+        ({}, "names no metric"),
+    ],
+)
+def test_a_weighted_monitor_must_be_higher_is_better(monitor, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        fit(
+            TinyModel(),
+            TASKS,
+            [make_batch()],
+            [make_batch()],
+            epochs=1,
+            monitor=monitor,
+            options=TrainOptions(device="cpu", progress=False),
+        )
 
 
 def test_a_learnable_weighting_is_optimised_with_the_model() -> None:

@@ -15,7 +15,7 @@ from course_lib.training.options import Precision, TrainOptions
 from course_lib.training.parameters import split_parameters
 from course_lib.training.pcgrad import PCGrad, project_conflicting
 from course_lib.training.per_task_lr import PerTaskLearningRates
-from course_lib.training.trainer import FitResult, fit
+from course_lib.training.trainer import FitResult, Monitor, fit
 from course_lib.training.uncertainty import UncertaintyWeighting
 from course_lib.training.weighting import (
     FixedWeights,
@@ -31,6 +31,7 @@ __all__ = [
     "FitResult",
     "FixedWeights",
     "GradNorm",
+    "Monitor",
     "MultiTaskLoss",
     "PCGrad",
     "PerTaskLearningRates",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -34,15 +34,20 @@ MINIMISED = {"log_loss", "rmse"}  # lower is better; every other metric: higher 
 # metrics (AUC above all) then swing with one or two samples, and so would the best epoch.
 MIN_VALID_POSITIVES = 10
 
+# What picks the best epoch: one (task, metric) pair, or a weighted sum of several
+# {(task, metric): weight}, higher is better (a lower-is-better metric takes a negative weight).
+Monitor = tuple[str, str] | Mapping[tuple[str, str], float]
+
 
 @dataclass
 class FitResult:
     """What ``fit`` returns; the model itself is trained in place (best epoch's weights)."""
 
-    history: pd.DataFrame  # per epoch: train losses, task weights, lr, "task/metric", seconds
+    history: pd.DataFrame  # per epoch: losses, weights, lr, "task/metric", train_seconds, seconds
     best_epoch: int  # 1-based epoch whose weights the model holds now
-    best_score: float  # the monitored validation metric at that epoch
-    seconds: float  # wall-clock time of the whole fit
+    best_score: float  # the monitored validation score at that epoch
+    seconds: float  # wall-clock time of the whole fit, validation included
+    train_seconds: float  # the part spent in training steps alone
     diagnostics: pd.DataFrame  # per diagnosed step: losses, gradient norms, cosines (may be empty)
 
 
@@ -55,7 +60,7 @@ def fit(
     epochs: int = 10,
     lr: float = 1e-3,
     weighting: TaskWeighting | None = None,
-    monitor: tuple[str, str] = ("click", "roc_auc"),
+    monitor: Monitor = ("click", "roc_auc"),
     patience: int | None = 2,
     seed: int = 0,
     options: TrainOptions | None = None,
@@ -65,8 +70,10 @@ def fit(
     Args:
         weighting: balances the tasks (``course_lib.training.weighting``); None: fixed weights
             from each ``Task.weight``. It also chooses the optimizer's parameter groups.
-        monitor: (task, metric) of the validation results that picks the best epoch; higher
-            is better except for the metrics in ``MINIMISED``.
+        monitor: what picks the best epoch among the validation results: a (task, metric)
+            pair, higher is better except for the metrics in ``MINIMISED``; or a weighted sum
+            of several, ``{("like", "roc_auc"): 1.0, ("rating", "rmse"): -1.0}``, higher is
+            better, so a lower-is-better metric takes a negative weight.
         patience: stop after this many epochs without improvement (None: never stop early).
         seed: seeds everything random in training (``set_seed``).
         options: device, step cap, schedule, weight averaging, mixed precision, compiling,
@@ -110,6 +117,9 @@ def fit(
             after_step=after_step,
             desc=f"epoch {epoch}/{epochs}",
         )
+        if device.type == "cuda":  # GPU work is queued: wait for it before reading the clock
+            torch.cuda.synchronize(device)
+        train_seconds = time.perf_counter() - epoch_start
         losses = log.losses.mean().to_dict()
         if evaluated is not model:  # buffers (batch-norm statistics, say) are the model's own
             for kept, trained in zip(evaluated.buffers(), model.buffers(), strict=True):
@@ -123,6 +133,7 @@ def fit(
         row["lr"] = optimizer.param_groups[0]["lr"]  # at the end of the epoch
         for task, metrics in valid.items():
             row |= {f"{task}/{metric}": value for metric, value in metrics.items()}
+        row["train_seconds"] = train_seconds  # the steps alone; "seconds" adds validation
         rows.append(row | {"seconds": time.perf_counter() - epoch_start})
         diagnostics.append(log.diagnostics.assign(epoch=epoch))
         improved = best.update(epoch, row, evaluated)
@@ -130,8 +141,9 @@ def fit(
             break
     if best.state is not None:
         model.load_state_dict(best.state)
-    seconds, diagnostics = time.perf_counter() - start, pd.concat(diagnostics, ignore_index=True)
-    return FitResult(pd.DataFrame(rows), best.epoch, best.score, seconds, diagnostics)
+    history, diagnostics = pd.DataFrame(rows), pd.concat(diagnostics, ignore_index=True)
+    seconds, train_seconds = time.perf_counter() - start, float(history["train_seconds"].sum())
+    return FitResult(history, best.epoch, best.score, seconds, train_seconds, diagnostics)
 
 
 def step_hooks(
@@ -159,30 +171,49 @@ def step_hooks(
 
 
 class BestEpoch:
-    """The best epoch so far by the monitored validation metric, and a CPU copy of its weights.
+    """The best epoch so far by the monitored validation score, and a CPU copy of its weights.
 
     Args:
-        monitor: (task, metric); higher is better except for the metrics in ``MINIMISED``.
+        monitor: a (task, metric) pair, whose value is the score (higher is better except for
+            the metrics in ``MINIMISED``); or ``{(task, metric): weight}``, whose weighted sum
+            is the score (higher is better).
     """
 
-    def __init__(self, monitor: tuple[str, str]) -> None:
-        self.monitor, self.key = monitor, "/".join(monitor)
-        self.minimise = monitor[1] in MINIMISED
+    def __init__(self, monitor: Monitor) -> None:
+        if isinstance(monitor, tuple):
+            self.weights, self.minimise = {monitor: 1.0}, monitor[1] in MINIMISED
+        else:
+            self.weights, self.minimise = dict(monitor), False
+            check_monitor_weights(self.weights)
         self.epoch, self.score, self.state = 0, math.nan, None
 
     def update(self, epoch: int, row: dict[str, float], model: nn.Module) -> bool:
         """Keep ``model``'s weights if the epoch's ``row`` improves the score; True if it did."""
-        if self.key not in row:
-            raise KeyError(
-                f"monitor {self.monitor} is not among the validation metrics: {list(row)}"
-            )
-        score = row[self.key]
+        missing = [pair for pair in self.weights if "/".join(pair) not in row]
+        if missing:
+            raise KeyError(f"monitor {missing} is not among the validation metrics: {list(row)}")
+        score = sum(weight * row["/".join(pair)] for pair, weight in self.weights.items())
         better = score < self.score if self.minimise else score > self.score
         if not (math.isnan(self.score) or better):
             return False
         self.epoch, self.score = epoch, score
         self.state = {k: v.to("cpu", copy=True) for k, v in model.state_dict().items()}
         return True
+
+
+def check_monitor_weights(weights: Mapping[tuple[str, str], float]) -> None:
+    """Refuse a weighted monitor whose sum would not be "higher is better" (ValueError)."""
+    if not weights:
+        raise ValueError("monitor={} names no metric; give at least one (task, metric): weight")
+    for (task, metric), weight in weights.items():
+        lower_is_better = metric in MINIMISED
+        if not math.isfinite(weight) or weight == 0 or (weight < 0) != lower_is_better:
+            sign = "negative" if lower_is_better else "positive"
+            raise ValueError(
+                f"monitor weight {weight} for ({task!r}, {metric!r}): the weighted sum is "
+                f"maximised, so {metric} ({'lower' if lower_is_better else 'higher'} is "
+                f"better) needs a finite {sign} weight"
+            )
 
 
 def warn_few_positives(tasks: Sequence[Task], valid_loader: Collection[Batch]) -> None:
