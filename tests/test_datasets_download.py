@@ -23,6 +23,7 @@ from course_lib.data.pipeline import prepare
 from course_lib.datasets import (
     GENRES,
     MOVIELENS_BEHAVIORS,
+    MOVIELENS_FILES,
     ChecksumError,
     CorruptArchiveError,
     DatasetNotFoundError,
@@ -378,3 +379,28 @@ def test_movielens_without_download_never_touches_the_network(
 def test_movielens_refuses_an_unknown_size(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\['100k', '1m'\]"):
         load_movielens("20m", cache_dir=tmp_path)
+
+
+def test_movielens_reads_an_archive_already_on_disk(tmp_path: Path) -> None:
+    copy = tmp_path / "downloads" / "ml-1m.zip"
+    copy.parent.mkdir()
+    copy.write_bytes(ARCHIVES["1m"])
+    cache = tmp_path / "cache"
+    log = load_movielens("1m", archive=copy, sha256=sha256(ARCHIVES["1m"]), cache_dir=cache)
+    assert len(log) == len(RATINGS)
+    assert log["value"].tolist() == [float(rating) for _, _, rating, _ in RATINGS]
+    assert not cache.exists()  # read in place: nothing copied, nothing downloaded
+    assert copy.read_bytes() == ARCHIVES["1m"]
+
+
+def test_movielens_refuses_a_local_archive_that_is_not_the_expected_file(tmp_path: Path) -> None:
+    copy = tmp_path / "ml-100k.zip"
+    copy.write_bytes(ARCHIVES["1m"])  # the other size's archive under the 100k name
+    with pytest.raises(ChecksumError) as caught:
+        load_movielens("100k", archive=copy)
+    message = str(caught.value)
+    assert str(copy) in message and sha256(ARCHIVES["1m"]) in message
+    assert MOVIELENS_FILES["100k"].sha256 in message and "Fix:" in message
+    assert copy.is_file()  # the learner's file is never deleted
+    with pytest.raises(DatasetNotFoundError, match="archive= names no file"):
+        load_movielens("100k", archive=tmp_path / "missing.zip")

@@ -1,7 +1,8 @@
 """MovieLens 100K and 1M (GroupLens) as a behavior log in the course's data contract.
 
-The archives are downloaded from GroupLens on first use and cached (their license forbids
-redistribution, so nothing is bundled). How a rating becomes an event:
+The archives are downloaded from GroupLens on first use and cached, or read from a copy already
+on disk (``archive=``); their license forbids redistribution, so nothing is bundled. How a
+rating becomes an event:
 
 | contract column | from                                                                  |
 | --------------- | --------------------------------------------------------------------- |
@@ -34,8 +35,13 @@ import pandas as pd
 from course_lib.data.schema import LogValidationError, validate_log
 from course_lib.datasets.archive import read_zip_member
 from course_lib.datasets.cache import get_cache_dir
-from course_lib.datasets.download import RemoteFile, download_file, removed_if_corrupt
-from course_lib.datasets.errors import DatasetNotFoundError
+from course_lib.datasets.download import (
+    RemoteFile,
+    download_file,
+    file_sha256,
+    removed_if_corrupt,
+)
+from course_lib.datasets.errors import ChecksumError, DatasetNotFoundError
 
 MOVIELENS_BEHAVIORS: tuple[str, ...] = ("rate", "like")
 GENRES: tuple[str, ...] = (
@@ -68,6 +74,7 @@ def load_movielens(
     sha256: str | None = None,
     progress: bool = True,
     download: bool = True,
+    archive: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Download (once) and load MovieLens as a validated behavior log (see the module doc).
 
@@ -83,6 +90,9 @@ def load_movielens(
         progress: show a progress bar while downloading.
         download: False: never touch the network; a missing archive raises
             ``DatasetNotFoundError`` (for offline workshops and notebooks that must not wait).
+        archive: the GroupLens zip already on disk (downloaded by hand, or shared on a USB
+            stick): read in place once its SHA-256 is checked; neither the cache nor the
+            network is touched.
 
     Returns:
         The log in the order of the ratings file, indexed 0..n-1, with a ``value`` column.
@@ -93,12 +103,16 @@ def load_movielens(
         CorruptArchiveError: the cached archive is damaged or lacks a file (it is deleted,
             so the next call downloads it again).
         ValueError: ``sha256`` is not 64 hexadecimal digits (checked before any download).
-        DatasetNotFoundError: ``download=False`` and the archive is not in the cache.
+        DatasetNotFoundError: ``download=False`` and the archive is not in the cache, or
+            ``archive`` is not a file.
     """
     if size not in MOVIELENS_FILES:
         raise ValueError(f"size must be one of {sorted(MOVIELENS_FILES)}, got {size!r}")
     default = MOVIELENS_FILES[size]
     remote = RemoteFile(url or default.url, sha256 or default.sha256)
+    if archive is not None:  # the learner's own copy: checked, read, never deleted
+        path = checked_local_copy(Path(archive), remote, size)
+        return _to_log(*_READERS[size](path), like_threshold=like_threshold)
     folder = get_cache_dir(cache_dir) / "movielens"
     destination = folder / default.filename
     if not download and not destination.is_file():
@@ -110,7 +124,26 @@ def load_movielens(
     archive = download_file(remote, destination, progress=progress)
     with removed_if_corrupt(archive):
         ratings, genre, source = _READERS[size](archive)
-    return _to_log(ratings, genre, like_threshold, source)
+    return _to_log(ratings, genre, source, like_threshold=like_threshold)
+
+
+def checked_local_copy(path: Path, remote: RemoteFile, size: str) -> Path:
+    """``path`` if it is the expected archive (its SHA-256 is ``remote.sha256``), else an error
+    naming the file, both checksums and the fix."""
+    if not path.is_file():
+        raise DatasetNotFoundError(
+            f"{path}: archive= names no file. Fix: give the path of {remote.filename} as "
+            f"downloaded from {remote.url}, or leave archive out to download it into the cache"
+        )
+    actual = file_sha256(path)
+    if actual != remote.sha256.lower():
+        raise ChecksumError(
+            f"{path}: SHA-256 {actual}, but MovieLens {size} ({remote.filename}) has "
+            f"{remote.sha256}. Fix: check that this is {remote.filename} from {remote.url} "
+            f"(the other size's archive, or a partial download, would differ), or pass "
+            f"sha256= for another version of it"
+        )
+    return path
 
 
 def _read_100k(archive: Path) -> tuple[pd.DataFrame, pd.Series, str]:
@@ -160,7 +193,7 @@ def _read_table(archive: Path, member: str, sep: str, names: list[str] | None) -
 
 
 def _to_log(
-    ratings: pd.DataFrame, genre: pd.Series, like_threshold: float, source: str
+    ratings: pd.DataFrame, genre: pd.Series, source: str, *, like_threshold: float
 ) -> pd.DataFrame:
     """Ratings with their movie's genre as contract columns; validated (file lines from 1)."""
     rating = pd.to_numeric(ratings["rating"], errors="coerce")
