@@ -296,9 +296,23 @@ def test_next_item_prior_needs_the_next_item_task(small_prepared):
     tasks = all_tasks(small_prepared)
     with pytest.raises(ValueError, match="add the next_item task or set next_item_prior=False"):
         build("shared_bottom", small_prepared, [tasks["click"]], next_item_prior=True)
-    rating = Task("rating", "multiclass", "rating", 3, uses_candidate=True)
-    with pytest.raises(ValueError, match=r"\['rating'\] are not binary"):
+    rating = Task("rating", "regression", "rating")
+    with pytest.raises(ValueError, match=r"have none; add one \(click, say\)"):
         build("shared_bottom", small_prepared, [rating, tasks["next_item"]], next_item_prior=True)
+
+
+def test_next_item_prior_lifts_binary_logits_and_leaves_a_rating_alone(small_prepared, batch):
+    tasks = all_tasks(small_prepared)
+    rating = Task("rating", "regression", "rating")
+    chosen = [tasks["click"], rating, tasks["next_item"]]
+    model = build("shared_bottom", small_prepared, chosen, next_item_prior=True).eval()
+    assert list(model.prior_weight) == ["click"]
+    with torch.no_grad():
+        before = model(batch)
+        model.prior_weight["click"].fill_(3.0)
+        after = model(batch)
+    torch.testing.assert_close(after["rating"], before["rating"], atol=0, rtol=0)
+    assert not torch.allclose(after["click"], before["click"])
 
 
 def test_the_factory_picks_tasks_by_name_and_sizes_from_the_data(small_prepared):

@@ -70,8 +70,9 @@ class MultiTaskModel(nn.Module):
     alone, so they cannot see the answer: a ranking task scores the whole catalogue against the
     item embeddings (tied weights, as ``NextItemModel``), any other gets a linear head.
 
-    With ``config.next_item_prior`` (needs the next_item task) every candidate logit also adds
-    a learned multiple of the next-item head's lift for the candidate (``candidate_log_lift``):
+    With ``config.next_item_prior`` (needs the next_item task) every binary candidate logit
+    also adds a learned multiple of the next-item head's lift for the candidate
+    (``candidate_log_lift``); a regression output (a rating) is left as it is:
     the softmax over the whole catalogue learns from every item at each step, the click head
     from four random negatives, and a click on a shown candidate is mostly the question "is
     this the next item?".
@@ -97,6 +98,9 @@ class MultiTaskModel(nn.Module):
         check_inputs(config, tasks, encoder, item_category)
         self.config, self.tasks = config, list(tasks)
         self.candidate_tasks = [task.name for task in tasks if task.uses_candidate]
+        self.prior_tasks = [  # the logits that next_item_prior lifts
+            task.name for task in tasks if task.uses_candidate and task.kind == "binary"
+        ]
         D, H = config.embed_dim, config.hidden_dim
         self.feature_dim = H + 2 * D  # size of x: [state, candidate, match]
         self.embedding = BehaviorEmbedding(
@@ -112,7 +116,7 @@ class MultiTaskModel(nn.Module):
         self.prior_weight = nn.ParameterDict()  # next_item_prior: one weight per candidate task
         if config.next_item_prior:  # starts at 1, the Bayes slope (see candidate_log_lift)
             self.prior_weight.update(
-                {name: nn.Parameter(torch.ones(())) for name in self.candidate_tasks}
+                {name: nn.Parameter(torch.ones(())) for name in self.prior_tasks}
             )
         for task in tasks:
             if task.uses_candidate:
@@ -194,7 +198,7 @@ class MultiTaskModel(nn.Module):
             outputs[task.name] = output.squeeze(-1) if task.num_classes == 1 else output
         if self.config.next_item_prior:
             lift = self.candidate_log_lift(outputs["next_item"], batch["candidate"])  # (B,)
-            for name in self.candidate_tasks:
+            for name in self.prior_tasks:
                 outputs[name] = outputs[name] + self.prior_weight[name] * lift
         return outputs
 
@@ -249,11 +253,12 @@ def check_inputs(
             f"next_item_prior=True reads the next_item task's log-probability of the candidate, "
             f"but the tasks are {names}; add the next_item task or set next_item_prior=False"
         )
-    not_binary = [task.name for task in tasks if task.uses_candidate and task.kind != "binary"]
-    if config.next_item_prior and not_binary:
+    binary = [task.name for task in tasks if task.uses_candidate and task.kind == "binary"]
+    if config.next_item_prior and not binary:
         raise ValueError(
-            f"next_item_prior=True adds one lift to each candidate task's logit, which only a "
-            f"binary task has; {not_binary} are not binary. Set next_item_prior=False"
+            f"next_item_prior=True adds a lift to the logit of each binary task that sees the "
+            f"candidate, and the tasks {names} have none; add one (click, say) or set "
+            f"next_item_prior=False"
         )
     for task in tasks:
         if (task.num_classes == 1) != (task.kind in ("binary", "regression")):
