@@ -24,9 +24,16 @@ from course_lib.simulate import (
     Simulation,
     SimulatorConfig,
     bayes_limit_auc,
+    rating_limits,
     simulate,
 )
-from course_lib.simulate.world import buy_utility, choice_scores
+from course_lib.simulate.world import (
+    AGE_GROUP_SHARES,
+    AGE_GROUPS,
+    REGIONS,
+    buy_utility,
+    choice_scores,
+)
 
 DAY = 86_400
 
@@ -265,6 +272,11 @@ def test_task_relatedness_sets_how_much_buys_follow_the_click_driver(relatedness
         ("taste_dim", 0),
         ("days", 1.5),
         ("start", "2017-13-45"),
+        ("attribute_strength", 1.2),
+        ("rating_rate", -0.1),
+        ("rating_center", 0.5),
+        ("rating_spread", -1.0),
+        ("rating_noise", 0.0),
     ],
 )
 def test_config_rejects_bad_values_naming_the_field(field: str, value: object) -> None:
@@ -567,3 +579,86 @@ def test_no_trained_model_beats_the_bayes_limit_of_the_buy_task(bayes_setup) -> 
     margin = 2 * hanley_mcneil_se(bayes_auc, test.buy)
     assert model_auc <= bayes_auc + margin, (model_auc, bayes_auc, margin)
     assert model_auc > 0.5 + 5 * hanley_mcneil_se(0.5, test.buy), model_auc
+
+
+# ------------------------------------------------------- user attributes and explicit ratings
+
+RATED = {**KNOB_BASE, "rating_rate": 0.6}
+
+
+def test_by_default_there_are_no_ratings_and_no_attributes() -> None:
+    simulation = simulate(SimulatorConfig(**KNOB_BASE))
+    assert list(simulation.log.columns) == list(LOG_COLUMNS)
+    assert list(simulation.users.columns) == ["user_id", "is_member"]
+    log = simulation.log
+    with pytest.raises(ValueError, match=r"simulate with SimulatorConfig\(rating_rate"):
+        simulation.truth.rating_proba(log["user_id"][:3], log["item_id"][:3])
+
+
+def test_ratings_change_nothing_else_and_follow_the_contract() -> None:
+    plain = simulate(SimulatorConfig(**KNOB_BASE))
+    rated = simulate(SimulatorConfig(**RATED))
+    pd.testing.assert_frame_equal(rated.log.drop(columns="value"), plain.log)
+    value = rated.log["value"]
+    assert value.dtype == np.float64
+    assert value.notna().mean() == pytest.approx(0.6, abs=0.02)
+    assert set(value.dropna().unique()) == {1.0, 2.0, 3.0, 4.0, 5.0}
+    validate_log(rated.log)  # value is the contract's optional column
+    copies = rated.log[rated.truth.injected]
+    originals = genuine(rated).set_index(["user_id", "item_id", "timestamp"])["value"]
+    duplicates = copies[copies["timestamp"] >= start_of(rated.config)]
+    keys = pd.MultiIndex.from_frame(duplicates[["user_id", "item_id", "timestamp"]])
+    np.testing.assert_array_equal(duplicates["value"], originals.loc[keys])  # copies repeat it
+
+
+def test_rating_proba_is_calibrated_and_expected_rating_is_the_best_guess() -> None:
+    simulation = simulate(SimulatorConfig(**RATED))
+    rated = genuine(simulation).dropna(subset=["value"])
+    users, items = rated["user_id"].to_numpy(), rated["item_id"].to_numpy()
+    stars = rated["value"].to_numpy().astype(int)
+    proba = simulation.truth.rating_proba(users, items)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    observed = np.bincount(stars, minlength=6)[1:] / len(stars)
+    se = np.sqrt(observed * (1 - observed) / len(stars))
+    assert (np.abs(proba.mean(axis=0) - observed) < 4 * se + 1e-3).all()
+    expected = simulation.truth.expected_rating(users, items)
+    within = pd.qcut(expected, 5, labels=False)  # calibrated in each fifth of the predictions
+    means = pd.DataFrame({"bin": within, "e": expected, "y": stars}).groupby("bin").mean()
+    assert (np.abs(means["e"] - means["y"]) < 0.05).all()
+    limits = rating_limits(simulation.truth, users, items, stars)
+    assert limits["rating_rmse"] == pytest.approx(np.sqrt(np.mean((stars - expected) ** 2)))
+    # an item's mean rating, learned on half the ratings, does worse on the other half
+    half = np.arange(len(stars)) % 2 == 0
+    item_mean = pd.Series(stars[half]).groupby(items[half]).mean()
+    guess = pd.Series(items[~half]).map(item_mean).fillna(stars[half].mean()).to_numpy()
+    rmse_item_mean = np.sqrt(np.mean((stars[~half] - guess) ** 2))
+    assert limits["rating_rmse"] < rmse_item_mean < stars.std()
+    like = stars >= 4
+    assert (
+        0.5
+        < limits["like_auc"]
+        == pytest.approx(roc_auc_score(like, simulation.truth.like_proba(users, items)))
+    )
+
+
+def test_attributes_are_observable_and_shape_tastes() -> None:
+    config = SimulatorConfig(**KNOB_BASE, attribute_strength=0.9)
+    simulation, plain = simulate(config), simulate(SimulatorConfig(**KNOB_BASE))
+    users = simulation.users
+    assert list(users.columns) == ["user_id", "is_member", "age_group", "region"]
+    assert set(users["age_group"]) <= set(AGE_GROUPS) and set(users["region"]) <= set(REGIONS)
+    shares = users["age_group"].value_counts(normalize=True).reindex(AGE_GROUPS)
+    np.testing.assert_allclose(shares, AGE_GROUP_SHARES, atol=0.05)
+    # the same users with as many events each: only their tastes (so their items) changed
+    assert simulation.log.groupby("user_id").size().equals(plain.log.groupby("user_id").size())
+    world = simulation.truth.world
+    taste = world.user_taste / np.linalg.norm(world.user_taste, axis=1, keepdims=True)
+    similarity = taste @ taste.T  # (U, U) cosine of tastes
+    same_age = world.user_age_group[:, None] == world.user_age_group[None, :]
+    same_region = world.user_region[:, None] == world.user_region[None, :]
+    both, neither = same_age & same_region, ~same_age & ~same_region
+    np.fill_diagonal(both, False)
+    assert similarity[both].mean() > 0.5 and abs(similarity[neither].mean()) < 0.1
+    spread = plain.truth.world.user_taste.std()
+    # mixed, not widened (only 5 + 4 group vectors, so the realised spread varies around it)
+    np.testing.assert_allclose(world.user_taste.std(), spread, rtol=0.3)

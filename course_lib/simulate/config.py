@@ -35,6 +35,19 @@ class SimulatorConfig:
     fav_rate: float = 0.03  # share of events that stop at fav
     utility_scale: float = 2.0  # how strongly the hidden utility decides how deep the funnel goes
 
+    # Observable user attributes (age group, region) that shape tastes: 0 leaves them out of
+    # the world and the side table; s in (0, 1] makes each user's taste and category interests
+    # a mix of their groups' (weight s) and their own (weight sqrt(1 - s^2)).
+    attribute_strength: float = 0.0
+
+    # Explicit feedback: the share of interactions that leave a rating of 1 to 5 stars, the
+    # `value` column (0: no ratings and no `value` column). A rating is the hidden utility,
+    # centred and spread, plus Gaussian noise, rounded to a whole star and clipped to 1..5.
+    rating_rate: float = 0.0
+    rating_center: float = 3.0  # stars at a hidden utility of 0 (chosen items average more)
+    rating_spread: float = 0.9  # stars per unit of hidden utility
+    rating_noise: float = 0.8  # std of the Gaussian noise, in stars
+
     # The clock: every event falls in [start, start + days), unix seconds, UTC.
     start: str = "2017-11-25"
     days: int = 9
@@ -70,6 +83,11 @@ class SimulatorConfig:
             "taste_dim": self.taste_dim >= 1,
             "duplicate_rate": 0.0 <= self.duplicate_rate < 1.0,
             "outside_window_rate": 0.0 <= self.outside_window_rate < 1.0,
+            "attribute_strength": 0.0 <= self.attribute_strength <= 1.0,
+            "rating_rate": 0.0 <= self.rating_rate <= 1.0,
+            "rating_center": 1.0 <= self.rating_center <= 5.0,
+            "rating_spread": self.rating_spread >= 0.0,
+            "rating_noise": self.rating_noise > 0.0,
         }
         expected = {
             "num_items": f">= num_categories ({self.num_categories})",
@@ -78,6 +96,10 @@ class SimulatorConfig:
             "category_stickiness": "in [0, 1)",
             "task_relatedness": "in [0, 1]",
             "days": "a whole number of days >= 1",
+            "attribute_strength": "in [0, 1]",
+            "rating_rate": "in [0, 1]",
+            "rating_center": "in [1, 5] (stars)",
+            "rating_spread": ">= 0",
         }
         for name, ok in checks.items():
             if not ok:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.special import expit
+from scipy.special import expit, ndtr
 
 from course_lib.simulate.config import SimulatorConfig
 from course_lib.simulate.world import World, choice_scores
@@ -140,6 +140,32 @@ def draw_behaviors(
     uniform = rng.random(len(utility))
     latent = scale * utility + np.log(uniform / (1.0 - uniform))
     return (latent[:, None] > thresholds[None, :]).sum(axis=1)
+
+
+STARS = np.arange(1, 6)  # the rating scale: 1 to 5 stars
+
+
+def rating_proba(utility: np.ndarray, config: SimulatorConfig) -> np.ndarray:
+    """P(rating = 1, ..., 5 stars) of each interaction, from its hidden utility. (n, 5).
+
+    A rating is ``rating_center + rating_spread * utility + rating_noise * N(0, 1)``, rounded
+    to the nearest star and clipped to 1..5; so star k collects the normal's mass in
+    [k - 0.5, k + 0.5), star 1 everything below 1.5 and star 5 everything from 4.5.
+    """
+    mean = config.rating_center + config.rating_spread * utility  # (n,)
+    edges = (STARS[:-1] + 0.5)[None, :]  # (1, 4): 1.5, 2.5, 3.5, 4.5
+    below = ndtr((edges - mean[:, None]) / config.rating_noise)  # (n, 4): P(latent < edge)
+    cumulative = np.concatenate([np.zeros((len(mean), 1)), below, np.ones((len(mean), 1))], 1)
+    return np.diff(cumulative, axis=1)
+
+
+def draw_ratings(
+    utility: np.ndarray, config: SimulatorConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """Stars of each interaction (float64, 1.0 to 5.0) drawn as ``rating_proba`` describes."""
+    mean = config.rating_center + config.rating_spread * utility
+    latent = mean + config.rating_noise * rng.standard_normal(len(utility))
+    return np.clip(np.rint(latent), 1, 5)
 
 
 def draw_timestamps(

@@ -1,4 +1,4 @@
-"""The Bayes-limit AUC of the click and buy tasks on the samples of a simulated log.
+"""The best achievable scores on a simulated log: click and buy AUC, rating RMSE and like AUC.
 
 Notebook 01 builds this number step by step; notebook 04 and ``python -m course_lib train``
 report models as a fraction of it. It scores every sample with the simulator's true
@@ -39,4 +39,34 @@ def bayes_limit_auc(
     return {
         "click": float(roc_auc_score(samples.click, click)),
         "buy": float(roc_auc_score(samples.buy, buy)),
+    }
+
+
+def rating_limits(
+    truth: GroundTruth,
+    user_ids: np.ndarray,
+    item_ids: np.ndarray,
+    stars: np.ndarray,
+    like_threshold: float = 4,
+) -> dict[str, float]:
+    """The best achievable rating RMSE and like AUC on these ratings of a simulated log.
+
+    Each rating is predicted by its true expected value (``GroundTruth.expected_rating``), which
+    minimises the expected squared error, and a like (stars >= ``like_threshold``) is scored by
+    its true probability, whose AUC no model can beat except by chance.
+
+    Args:
+        truth: the truth of a simulation with ratings (``rating_rate`` > 0).
+        user_ids, item_ids: raw ids of the rated interactions, shape (n,).
+        stars: their ratings, 1 to 5, shape (n,).
+
+    Returns:
+        ``{"rating_rmse": ..., "like_auc": ...}``.
+    """
+    stars = np.asarray(stars, dtype=np.float64)
+    expected = truth.expected_rating(user_ids, item_ids)
+    like = truth.like_proba(user_ids, item_ids, like_threshold)
+    return {
+        "rating_rmse": float(np.sqrt(np.mean((stars - expected) ** 2))),
+        "like_auc": float(roc_auc_score(stars >= like_threshold, like)),
     }

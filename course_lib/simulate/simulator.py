@@ -16,6 +16,17 @@ The process, step by step (every knob is a ``SimulatorConfig`` field):
 5. **Clock and dirt.** Events get increasing timestamps inside each user's active period in the
    window; a few rows are then logged twice or with a timestamp before the window, as real logs
    are, for the cleaning step to find.
+
+Two optional parts, off by default (the bundled log has neither):
+
+- **User attributes** (``attribute_strength``): an age group and a region per user, in the
+  user side table, whose groups share tastes and interests (``world.add_attributes``).
+- **Ratings** (``rating_rate``): a share of the interactions leave 1 to 5 stars in a ``value``
+  column (missing elsewhere), drawn from the same hidden utility as the funnel
+  (``dynamics.rating_proba``); the truth gives each one's distribution and expected value.
+
+Both draw from random streams of their own, so switching them on changes nothing else: the
+same seed gives the same events, items, behaviors and timestamps with or without them.
 """
 
 from __future__ import annotations
@@ -31,12 +42,13 @@ from course_lib.simulate.dynamics import (
     choose_items,
     draw_behaviors,
     draw_lengths,
+    draw_ratings,
     draw_timestamps,
     funnel_thresholds,
     walk_categories,
 )
 from course_lib.simulate.truth import GroundTruth
-from course_lib.simulate.world import buy_utility, draw_world
+from course_lib.simulate.world import AGE_GROUPS, REGIONS, add_attributes, buy_utility, draw_world
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,8 @@ class Simulation:
 
     config: SimulatorConfig
     log: pd.DataFrame  # the data contract: user_id, item_id, category_id, behavior, timestamp
-    users: pd.DataFrame  # observable user side table: user_id, is_member
+    # (and value, the stars of a rated interaction, when the config asks for ratings)
+    users: pd.DataFrame  # observable user side table: user_id, is_member (age_group, region)
     items: pd.DataFrame  # observable item side table: item_id, category_id, price
     truth: GroundTruth
 
@@ -61,7 +74,7 @@ def simulate(config: SimulatorConfig | None = None) -> Simulation:
     """
     config = config or SimulatorConfig()
     rng = np.random.default_rng(config.seed)
-    world = draw_world(config, rng)
+    world = add_attributes(draw_world(config, rng), config)
     offsets = np.concatenate([[0], np.cumsum(draw_lengths(config, rng))])
     event_user = np.repeat(np.arange(world.num_users), np.diff(offsets))
 
@@ -72,6 +85,11 @@ def simulate(config: SimulatorConfig | None = None) -> Simulation:
     behaviors = draw_behaviors(utility, thresholds, config.utility_scale, rng)
     start, end = config.window
     timestamps = draw_timestamps(offsets, start, end - start, rng)
+    stars = np.full(len(event_user), np.nan)  # (N,) the rating of a rated event, else missing
+    if config.rating_rate > 0:
+        ratings_rng = np.random.default_rng([config.seed, 2])  # its own stream (module doc)
+        rated = ratings_rng.random(len(event_user)) < config.rating_rate
+        stars[rated] = draw_ratings(utility[rated], config, ratings_rng)
 
     # Dirt: copies of random events, logged twice or with a clock set days before the window.
     num_events = len(event_user)
@@ -95,6 +113,8 @@ def simulate(config: SimulatorConfig | None = None) -> Simulation:
             "timestamp": timestamps,
         }
     )
+    if config.rating_rate > 0:
+        log["value"] = stars[source]  # a duplicated row repeats its event's rating
     truth = GroundTruth(
         world=world,
         event_user=event_user[source],
@@ -104,8 +124,12 @@ def simulate(config: SimulatorConfig | None = None) -> Simulation:
         utility_scale=config.utility_scale,
         relatedness=config.task_relatedness,
         injected=injected,
+        config=config,
     )
     users = pd.DataFrame({"user_id": world.user_ids, "is_member": world.user_is_member})
+    if world.user_age_group is not None and world.user_region is not None:
+        users["age_group"] = pd.array(np.asarray(AGE_GROUPS)[world.user_age_group], dtype="str")
+        users["region"] = pd.array(np.asarray(REGIONS)[world.user_region], dtype="str")
     items_table = pd.DataFrame(
         {
             "item_id": world.item_ids,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from course_lib.simulate.dynamics import funnel_proba
+from course_lib.simulate.config import SimulatorConfig
+from course_lib.simulate.dynamics import STARS, funnel_proba, rating_proba
 from course_lib.simulate.world import World, buy_utility, choice_scores
 
 
@@ -32,6 +33,7 @@ class GroundTruth:
     utility_scale: float
     relatedness: float
     injected: np.ndarray  # (N,) True for the duplicate / out-of-window rows added as dirt
+    config: SimulatorConfig | None = None  # the knobs the log was simulated with
 
     def _users(self, user_ids: np.ndarray) -> np.ndarray:
         return _lookup(self.world.user_ids, user_ids, "user_id")
@@ -87,6 +89,32 @@ class GroundTruth:
     def buy_proba(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         """P(an interaction of this user with this item is a buy). Shape (n,)."""
         return self.behavior_proba(user_ids, item_ids)[:, 3]
+
+    def rating_proba(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """P(a rating of this user for this item is 1, ..., 5 stars). Shape (n, 5).
+
+        Raises:
+            ValueError: the log was simulated without ratings (``rating_rate`` = 0).
+        """
+        if self.config is None or self.config.rating_rate == 0:
+            raise ValueError(
+                "this simulation has no ratings: simulate with SimulatorConfig(rating_rate=...) "
+                "above 0 to give interactions a rating and the truth its distribution"
+            )
+        utility = buy_utility(
+            self.world, self._users(user_ids), self._items(item_ids), self.relatedness
+        )
+        return rating_proba(utility, self.config)
+
+    def expected_rating(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """E[stars] of a rating of this user for this item: the best RMSE prediction. (n,)."""
+        return self.rating_proba(user_ids, item_ids) @ STARS
+
+    def like_proba(
+        self, user_ids: np.ndarray, item_ids: np.ndarray, threshold: float = 4
+    ) -> np.ndarray:
+        """P(a rating of this user for this item is at least ``threshold`` stars). Shape (n,)."""
+        return self.rating_proba(user_ids, item_ids)[:, threshold <= STARS].sum(axis=1)
 
     def next_behavior_proba(self, event_index: np.ndarray) -> np.ndarray:
         """P(the event's behavior) before its item is known: summed over every item. (n, 4)."""

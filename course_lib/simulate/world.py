@@ -6,11 +6,17 @@ arrays to generate the log and to compute the true probability behind every labe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from course_lib.simulate.config import SimulatorConfig
+
+# Observable user attributes (``SimulatorConfig.attribute_strength``): labels and shares.
+AGE_GROUPS: tuple[str, ...] = ("18-24", "25-34", "35-44", "45-54", "55+")
+AGE_GROUP_SHARES: tuple[float, ...] = (0.2, 0.3, 0.25, 0.15, 0.1)
+REGIONS: tuple[str, ...] = ("north", "east", "south", "west")
+REGION_SHARES: tuple[float, ...] = (0.4, 0.3, 0.2, 0.1)
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class World:
     user_value_taste: np.ndarray  # (U, d)
     user_propensity: np.ndarray  # (U,) how readily a user buys
     user_is_member: np.ndarray  # (U,) observable; members buy more often
+    user_age_group: np.ndarray | None = None  # (U,) index into AGE_GROUPS; observable
+    user_region: np.ndarray | None = None  # (U,) index into REGIONS; observable
 
     @property
     def num_users(self) -> int:
@@ -136,3 +144,41 @@ def buy_utility(
         - world.item_relative_price[items]
     ) / 2.0
     return relatedness * click_part + np.sqrt(1.0 - relatedness**2) * buy_part
+
+
+def add_attributes(world: World, config: SimulatorConfig) -> World:
+    """Give every user an age group and a region that shape their tastes and interests.
+
+    Each age group and each region has a taste vector, a value-taste vector and category
+    interest offsets of its own; a user's are a mix of their two groups' (weight
+    ``attribute_strength`` s) and the individual ones already drawn (weight sqrt(1 - s^2)), so
+    their spread is unchanged and attributes tell a model about a user it has barely seen.
+    The attributes come from their own random stream (seeded by ``config.seed``), so the rest
+    of the world is drawn exactly as without them. With s = 0 the world is returned unchanged.
+    """
+    strength = config.attribute_strength
+    if strength == 0:
+        return world
+    rng = np.random.default_rng([config.seed, 1])  # not the world's stream: see above
+    age = rng.choice(len(AGE_GROUPS), size=world.num_users, p=AGE_GROUP_SHARES)
+    region = rng.choice(len(REGIONS), size=world.num_users, p=REGION_SHARES)
+
+    def of_groups(size: int, std: float) -> np.ndarray:
+        """(U, size): the mean of the user's age-group and region vectors, spread ``std``."""
+        by_age = rng.standard_normal((len(AGE_GROUPS), size))
+        by_region = rng.standard_normal((len(REGIONS), size))
+        return std * (by_age[age] + by_region[region]) / np.sqrt(2.0)
+
+    own = np.sqrt(1.0 - strength**2)
+    scale = config.taste_dim**-0.25  # as draw_world's taste vectors
+    deviation = world.user_interest - world.category_popularity  # the individual part
+    interest = of_groups(world.num_categories, config.interest_concentration)
+    return replace(
+        world,
+        user_taste=own * world.user_taste + strength * of_groups(config.taste_dim, scale),
+        user_value_taste=own * world.user_value_taste
+        + strength * of_groups(config.taste_dim, scale),
+        user_interest=world.category_popularity + own * deviation + strength * interest,
+        user_age_group=age,
+        user_region=region,
+    )
