@@ -1,15 +1,16 @@
-"""Next-item baselines: popularity and repeat-last-category, by hand and on a simulated log."""
+"""Baselines: popularity and repeat-last-category for the next item; damped biases for pairs."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from course_lib.baselines import PopularityBaseline, RepeatLastCategoryBaseline
+from course_lib.baselines import BiasBaseline, PopularityBaseline, RepeatLastCategoryBaseline
 from course_lib.data import PreparedData, make_loader, prepare
 from course_lib.metrics import RankingAccumulator, rank_of_target
-from course_lib.simulate import SimulatorConfig, simulate
+from course_lib.simulate import SimulatorConfig, rating_limits, simulate
 
 # Items 2..6; items 2, 3 are in category 2 and items 4, 5, 6 in category 3.
 ITEM_CATEGORY = np.array([0, 1, 2, 2, 3, 3, 3])
@@ -97,3 +98,103 @@ def test_repeat_last_category_beats_popularity_on_a_simulated_log(
     # Seeds 0..5 give popularity 0.15-0.24 and repeat-last-category 0.54-0.61 (300 test users).
     assert hr["repeat"] > hr["popularity"] + 0.2
     assert hr["popularity"] > 10 / num_items  # popularity itself beats a random list
+
+
+# ----------------------------------------------------------------------------- pointwise
+
+
+def planted_ratings(num_users: int, num_items: int, per_user: int, seed: int = 0):
+    """Ratings = 3 + user effect + item effect + noise(0.3), every user rating random items."""
+    rng = np.random.default_rng(seed)
+    user_effect, item_effect = rng.normal(0, 0.5, num_users), rng.normal(0, 0.8, num_items)
+    user = np.repeat(np.arange(num_users), per_user)
+    item = rng.integers(0, num_items, len(user))
+    label = 3 + user_effect[user] + item_effect[item] + rng.normal(0, 0.3, len(user))
+    return user, item, label, user_effect, item_effect
+
+
+def test_biases_recover_planted_user_and_item_effects() -> None:
+    user, item, label, user_effect, item_effect = planted_ratings(200, 50, 100)
+    baseline = BiasBaseline(damping=1.0).fit(user, item, label)
+    # one pass (items, then users on what items leave) finds each effect up to a little noise
+    assert np.corrcoef(baseline.item_bias, item_effect)[0, 1] > 0.99
+    assert np.corrcoef(baseline.user_bias, user_effect)[0, 1] > 0.97
+    residual = label - baseline.predict(user, item)
+    assert np.sqrt(np.mean(residual**2)) == pytest.approx(0.3, abs=0.02)  # the noise is left
+
+
+def test_switching_biases_off_gives_the_mean_and_the_per_item_or_per_user_rates() -> None:
+    user = np.array([0, 0, 1, 1, 1, 2])
+    item = np.array([0, 1, 0, 1, 1, 1])
+    label = np.array([1.0, 0.0, 1.0, 1.0, 1.0, 0.0])
+    mean = label.mean()
+    np.testing.assert_allclose(
+        BiasBaseline(users=False, items=False).fit(user, item, label).predict([0, 2], [1, 0]),
+        [mean, mean],
+    )
+    per_item = BiasBaseline(users=False, damping=0.0).fit(user, item, label)
+    np.testing.assert_allclose(per_item.predict([2, 2], [0, 1]), [1.0, 0.5])  # item like rates
+    per_user = BiasBaseline(items=False, damping=0.0).fit(user, item, label)
+    np.testing.assert_allclose(per_user.predict([0, 1, 2], [5, 5, 5]), [0.5, 1.0, 0.0])
+
+
+def test_damping_shrinks_the_bias_of_a_user_with_few_labels() -> None:
+    user = np.array([0] * 100 + [1] * 2 + [2] * 100)
+    label = np.array([4.0] * 100 + [5.0] * 2 + [2.0] * 100)
+    item = np.zeros(len(user), dtype=int)
+    mean = label.mean()
+    undamped = BiasBaseline(items=False, damping=0.0).fit(user, item, label)
+    damped = BiasBaseline(items=False, damping=10.0).fit(user, item, label)
+    assert undamped.predict([1], [0])[0] == pytest.approx(5.0)
+    assert damped.predict([1], [0])[0] == pytest.approx(mean + 2 * (5.0 - mean) / 12)
+    assert damped.predict([0], [0])[0] == pytest.approx(mean + 100 * (4.0 - mean) / 110)
+
+
+def test_unseen_ids_get_no_bias_and_batches_are_scored_on_their_device() -> None:
+    baseline = BiasBaseline().fit([0, 1], [0, 1], [5.0, 1.0])
+    prediction = baseline.predict([7], [9])  # neither id was in training
+    np.testing.assert_allclose(prediction, [baseline.mean])
+    batch = {"user": torch.tensor([0, 7]), "candidate": torch.tensor([0, 9])}
+    scores = baseline.scores(batch)
+    assert scores.dtype == torch.float32 and scores.shape == (2,)
+    np.testing.assert_allclose(scores.numpy(), baseline.predict([0, 7], [0, 9]), rtol=1e-6)
+
+
+def test_bias_baseline_refuses_bad_input() -> None:
+    with pytest.raises(RuntimeError, match="not fitted"):
+        BiasBaseline().predict([0], [0])
+    with pytest.raises(ValueError, match="damping must be a number >= 0"):
+        BiasBaseline(damping=-1.0)
+    with pytest.raises(ValueError, match="one entry per pair; got 2, 1 and 2"):
+        BiasBaseline().fit([0, 1], [0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="encoded indices"):
+        BiasBaseline().fit([-1], [0], [1.0])
+    with pytest.raises(ValueError, match="missing or infinite"):
+        BiasBaseline().fit([0], [0], [np.nan])
+    with pytest.raises(ValueError, match="at least one labelled pair"):
+        BiasBaseline().fit([], [], [])
+
+
+def test_bias_baseline_beats_the_mean_but_not_the_truth_on_simulated_ratings() -> None:
+    config = SimulatorConfig(num_users=800, num_items=300, num_categories=10, rating_rate=1.0)
+    simulation = simulate(config)
+    log = simulation.log[~simulation.truth.injected]
+    user = log["user_id"].to_numpy() - 1  # the simulator's users are 1..U
+    item = pd.factorize(log["item_id"])[0]
+    stars = log["value"].to_numpy()
+    train = np.arange(len(log)) % 4 != 0
+    rmse = {}
+    for name, baseline in {
+        "mean": BiasBaseline(users=False, items=False),
+        "user + item": BiasBaseline(),
+    }.items():
+        baseline.fit(user[train], item[train], stars[train])
+        error = stars[~train] - baseline.predict(user[~train], item[~train])
+        rmse[name] = float(np.sqrt(np.mean(error**2)))
+    limit = rating_limits(
+        simulation.truth,
+        log["user_id"].to_numpy()[~train],
+        log["item_id"].to_numpy()[~train],
+        stars[~train],
+    )["rating_rmse"]
+    assert limit < rmse["user + item"] < rmse["mean"] - 0.05
