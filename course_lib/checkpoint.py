@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
+from torch import nn
 
 from course_lib.data.encode import Vocabularies
 from course_lib.data.vocab import NUM_RESERVED
@@ -39,6 +40,9 @@ _RETRAIN = (
     "train a model with `python -m course_lib train --out FOLDER` (it writes FOLDER/model.pt)"
 )
 _EDITED = "the file was edited or written by another version of course_lib; retrain and save it"
+# Weights added to the models after checkpoints of earlier versions were written, each with the
+# start value that reproduces the earlier model: a checkpoint without them loads with that value.
+ADDED_WEIGHTS = ("encoder.empty_state",)  # a zero state for empty histories
 # What torch.load raises for a file that is truncated, empty or not a torch file at all.
 _UNREADABLE = (
     RuntimeError,
@@ -153,12 +157,13 @@ def load_checkpoint(
             tower_dims=config.tower_dims,
             dropout=config.dropout,
             next_item_prior=config.next_item_prior,
+            pair_biases=config.pair_biases,
             settings=settings,
             item_category=torch.zeros(len(saved.item), dtype=torch.long),  # loaded below
         )
         if model.config != config:
             raise ValueError(f"the vocabularies give the sizes of {model.config}")
-        model.load_state_dict(checkpoint["state_dict"])
+        load_weights(model, checkpoint["state_dict"])
     except (TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(
             f"{path}: the saved weights do not fit the saved {checkpoint['architecture']!r} "
@@ -166,6 +171,15 @@ def load_checkpoint(
         ) from error
     model.to(device).eval()
     return LoadedModel(model, config, tasks, saved, checkpoint.get("metrics"))
+
+
+def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> None:
+    """``model.load_state_dict(state_dict)``, except that a weight of ``ADDED_WEIGHTS`` missing
+    from the file keeps the start value the model was built with (RuntimeError otherwise)."""
+    missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    others = [key for key in missing if key not in ADDED_WEIGHTS]
+    if others or unexpected:
+        raise RuntimeError(f"missing weights {others}, unexpected weights {unexpected}")
 
 
 def _read_checkpoint(path: Path) -> dict:

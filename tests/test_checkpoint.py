@@ -39,7 +39,10 @@ ENCODER = "gru"
 
 
 def make_model(
-    architecture: str = "mmoe", tasks: list[Task] = TASKS, next_item_prior: bool = False
+    architecture: str = "mmoe",
+    tasks: list[Task] = TASKS,
+    next_item_prior: bool = False,
+    pair_biases: bool = False,
 ) -> MultiTaskModel:
     torch.manual_seed(0)
     return build_model(
@@ -51,6 +54,7 @@ def make_model(
         hidden_dim=CONFIG.hidden_dim,
         tower_dims=CONFIG.tower_dims,
         next_item_prior=next_item_prior,
+        pair_biases=pair_biases,
         settings=SETTINGS[architecture],
         item_category=torch.tensor([0, 1, *([2, 3, 4] * 7)[:20]]),
     )
@@ -66,6 +70,7 @@ def make_batch(size: int = 6) -> dict[str, torch.Tensor]:
         "lengths": torch.tensor([4, 1, 2, 3, 4, 4])[:size],
         "candidate": items[:, 0],
         "candidate_category": items[:, 0] % 3 + 2,
+        "user": torch.randint(2, 12, (size,), generator=generator),
     }
 
 
@@ -155,6 +160,35 @@ def test_round_trip_keeps_the_next_item_prior(tmp_path) -> None:
         expected, actual = model(batch), loaded.model(batch)
     for name in expected:
         torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=0)
+
+
+def test_round_trip_keeps_the_pair_biases(tmp_path) -> None:
+    model = make_model("esmm", pair_biases=True).eval()
+    with torch.no_grad():  # learned offsets, not the initial zeros
+        model.user_offset.weight.normal_()
+        model.item_offset.weight.normal_()
+    save(tmp_path / "model.pt", model, "esmm")
+    loaded = load_checkpoint(tmp_path / "model.pt", vocabularies=VOCABULARIES)
+    assert loaded.config.pair_biases and loaded.config.num_users == len(VOCABULARIES.user)
+    batch = make_batch()
+    with torch.no_grad():
+        expected, actual = model(batch), loaded.model(batch)
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=0)
+
+
+def test_a_checkpoint_from_before_a_weight_was_added_loads_with_its_start_value(tmp_path) -> None:
+    path = tmp_path / "model.pt"
+    save(path, make_model())
+    checkpoint = torch.load(path, weights_only=True)
+    del checkpoint["state_dict"]["encoder.empty_state"]  # as written before empty histories
+    torch.save(checkpoint, path)
+    loaded = load_checkpoint(path)
+    assert (loaded.model.encoder.empty_state == 0).all()
+    del checkpoint["state_dict"]["encoder.gru.weight_hh_l0"]  # any other weight: refused
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match=r"missing weights \['encoder.gru.weight_hh_l0'\]"):
+        load_checkpoint(path)
 
 
 class _RunsCodeWhenUnpickled:

@@ -48,6 +48,7 @@ def build(
     tasks: list[Task] | None = None,
     seed: int = 0,
     next_item_prior: bool = False,
+    pair_biases: bool = False,
 ) -> MultiTaskModel:
     """A tiny model of one architecture (or "single_task"), on every standard task unless told
     otherwise."""
@@ -63,6 +64,7 @@ def build(
         hidden_dim=H,
         tower_dims=(8,),
         next_item_prior=next_item_prior,
+        pair_biases=pair_biases,
         settings=TINY[architecture],
     )
 
@@ -313,6 +315,41 @@ def test_next_item_prior_lifts_binary_logits_and_leaves_a_rating_alone(small_pre
         after = model(batch)
     torch.testing.assert_close(after["rating"], before["rating"], atol=0, rtol=0)
     assert not torch.allclose(after["click"], before["click"])
+
+
+@pytest.mark.parametrize("name", MULTI_TASK)
+def test_pair_biases_start_at_zero_and_shift_single_output_candidate_tasks(
+    name, small_prepared, batch
+):
+    plain, biased = build(name, small_prepared), build(name, small_prepared, pair_biases=True)
+    assert biased.offset_tasks == ["click", "buy"]  # next_behavior has 4 outputs
+    assert biased.user_offset.weight.shape == (len(small_prepared.vocabularies.user), 2)
+    with torch.no_grad():
+        before = biased.eval()(batch)
+        for task_name, output in plain.eval()(batch).items():  # zero offsets: the same model
+            torch.testing.assert_close(before[task_name], output, atol=0, rtol=0)
+        user, candidate = batch["user"][0], batch["candidate"][0]
+        biased.user_offset.weight[user, 0] = 0.5  # click
+        biased.item_offset.weight[candidate, 0] = 0.25
+        after = biased(batch)
+    shifted = (batch["user"] == user).float() * 0.5 + (batch["candidate"] == candidate) * 0.25
+    torch.testing.assert_close(after["click"], before["click"] + shifted)
+    if name != "esmm":  # ESMM's buy is built from its click logit, so it moves with it
+        torch.testing.assert_close(after["buy"], before["buy"], atol=0, rtol=0)
+    torch.testing.assert_close(after["next_behavior"], before["next_behavior"], atol=0, rtol=0)
+    model = build(name, small_prepared, pair_biases=True)
+    outputs = model(batch)
+    sum(task.loss(outputs[task.name], batch) for task in model.tasks).backward()
+    seen = torch.zeros(len(small_prepared.vocabularies.user), dtype=torch.bool)
+    seen[batch["user"]] = True
+    gradient = model.user_offset.weight.grad
+    assert (gradient[seen].abs().sum(dim=1) > 0).all() and (gradient[~seen] == 0).all()
+
+
+def test_pair_biases_need_a_single_output_candidate_task(small_prepared):
+    tasks = all_tasks(small_prepared)
+    with pytest.raises(ValueError, match="pair_biases=True adds a user and an item offset"):
+        build("shared_bottom", small_prepared, [tasks["next_item"]], pair_biases=True)
 
 
 def test_the_factory_picks_tasks_by_name_and_sizes_from_the_data(small_prepared):

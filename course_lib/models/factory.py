@@ -56,6 +56,7 @@ def build_model(
     tower_dims: tuple[int, ...] = (32,),
     dropout: float = 0.0,
     next_item_prior: bool = False,
+    pair_biases: bool = False,
     settings: ArchitectureSettings | None = None,
     item_category: np.ndarray | torch.Tensor | None = None,
     label_rates: Mapping[str, torch.Tensor] | None = None,
@@ -71,7 +72,8 @@ def build_model(
         architecture: a key of ``ARCHITECTURES``.
         encoder: a key of ``ENCODERS`` (built with ``embed_dim`` -> ``hidden_dim``), or your
             own ``SequenceEncoder`` with ``output_dim = hidden_dim``.
-        embed_dim, hidden_dim, tower_dims, dropout, next_item_prior: as ``MultiTaskConfig``.
+        embed_dim, hidden_dim, tower_dims, dropout, next_item_prior, pair_biases: as
+            ``MultiTaskConfig`` (with pair_biases, its num_users is the user vocabulary's).
         settings: the architecture's own sizes (``MMoESettings(num_experts=8)``); None: its
             defaults.
         item_category: the category index of every item index; defaults to the data's.
@@ -106,6 +108,8 @@ def build_model(
         tower_dims,
         dropout,
         next_item_prior,
+        pair_biases,
+        len(vocab.user) if pair_biases else 0,
     )
     if isinstance(encoder, str):
         encoder = _lookup(ENCODERS, encoder, "encoder")(embed_dim, hidden_dim)

@@ -40,6 +40,8 @@ class MultiTaskConfig:
     tower_dims: tuple[int, ...] = (32,)  # per-task tower MLP; its last size feeds the head
     dropout: float = 0.0  # dropout after every hidden layer of the MLPs
     next_item_prior: bool = False  # candidate logits add a learned multiple of the next-item lift
+    pair_biases: bool = False  # single-output candidate tasks add a user and an item offset
+    num_users: int = 0  # user vocabulary (PAD and UNK included); needed by pair_biases
 
 
 def mlp(in_dim: int, dims: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
@@ -76,6 +78,11 @@ class MultiTaskModel(nn.Module):
     the softmax over the whole catalogue learns from every item at each step, the click head
     from four random negatives, and a click on a shown candidate is mostly the question "is
     this the next item?".
+
+    With ``config.pair_biases`` every single-output candidate task (a like, a rating, click,
+    buy) also adds a learned offset of the user and one of the candidate item: the classic
+    ``mean + b_user + b_item`` of rating prediction (``baselines.BiasBaseline``), which a
+    network on histories alone learns only slowly. The offsets start at 0.
 
     Args:
         config: the sizes and options.
@@ -117,6 +124,17 @@ class MultiTaskModel(nn.Module):
         if config.next_item_prior:  # starts at 1, the Bayes slope (see candidate_log_lift)
             self.prior_weight.update(
                 {name: nn.Parameter(torch.ones(())) for name in self.prior_tasks}
+            )
+        self.offset_tasks = [  # the outputs that pair_biases shifts, one offset column each
+            task.name for task in tasks if task.uses_candidate and task.num_classes == 1
+        ]
+        if config.pair_biases:  # zero tables (from_pretrained draws no random numbers)
+            shape = len(self.offset_tasks)
+            self.user_offset = nn.Embedding.from_pretrained(
+                torch.zeros(config.num_users, shape), freeze=False
+            )
+            self.item_offset = nn.Embedding.from_pretrained(
+                torch.zeros(config.num_items, shape), freeze=False
             )
         for task in tasks:
             if task.uses_candidate:
@@ -196,6 +214,10 @@ class MultiTaskModel(nn.Module):
             else:
                 output = self.heads[task.name](state)  # (B, K)
             outputs[task.name] = output.squeeze(-1) if task.num_classes == 1 else output
+        if self.config.pair_biases:
+            offsets = self.user_offset(batch["user"]) + self.item_offset(batch["candidate"])
+            for column, name in enumerate(self.offset_tasks):  # offsets: (B, offset tasks)
+                outputs[name] = outputs[name] + offsets[:, column]
         if self.config.next_item_prior:
             lift = self.candidate_log_lift(outputs["next_item"], batch["candidate"])  # (B,)
             for name in self.prior_tasks:
@@ -259,6 +281,13 @@ def check_inputs(
             f"next_item_prior=True adds a lift to the logit of each binary task that sees the "
             f"candidate, and the tasks {names} have none; add one (click, say) or set "
             f"next_item_prior=False"
+        )
+    single_output = [task.name for task in tasks if task.uses_candidate and task.num_classes == 1]
+    if config.pair_biases and (config.num_users <= NUM_RESERVED or not single_output):
+        raise ValueError(
+            f"pair_biases=True adds a user and an item offset to each single-output task that "
+            f"sees the candidate, so it needs num_users (the user vocabulary, {config.num_users} "
+            f"here; build_model fills it in) and such a task among {names}"
         )
     for task in tasks:
         if (task.num_classes == 1) != (task.kind in ("binary", "regression")):
