@@ -9,8 +9,14 @@ import torch
 from course_lib.data.pipeline import PreparedData
 from course_lib.data.vocab import NUM_RESERVED
 from course_lib.metrics import list_metrics, ranking_metrics
-from course_lib.models import LSTMEncoder, MultiTaskModel
-from course_lib.recommendation import catalogue_table, held_out_items, history_lengths, recommend
+from course_lib.models import LSTMEncoder, MultiTaskModel, build_model
+from course_lib.recommendation import (
+    catalogue_table,
+    held_out_items,
+    history_lengths,
+    predict,
+    recommend,
+)
 
 D, H, MAX_LEN = 8, 12, 10
 LIST_COLUMNS = ["user_id", "rank", "item_id", "category_id", "score", "p_click", "p_buy"]
@@ -174,3 +180,38 @@ def test_test_lists_score_like_the_ranking_metrics_of_the_test_samples(model, sm
     assert 0 < ours["HR@50"] < 1
     assert ours["HR@50"] == pytest.approx(reference["HR@50"])
     assert ours["NDCG@50"] == pytest.approx(reference["NDCG@50"])
+
+
+# -------------------------------------------------------------------------------- predict
+
+
+def test_predict_gives_every_task_per_sample_in_raw_ids(model, small_prepared) -> None:
+    table = predict(model, small_prepared, "valid", max_len=MAX_LEN, batch_size=7)
+    valid, vocab = small_prepared.valid, small_prepared.vocabularies
+    assert list(table.columns) == [
+        "event_index", "user_id", "item_id", "timestamp", "click", "buy", "next_item",
+    ]  # fmt: skip
+    assert len(table) == len(valid.user) and table["user_id"].dtype == np.int64
+    np.testing.assert_array_equal(table["user_id"], vocab.user.decode(valid.user).astype(int))
+    np.testing.assert_array_equal(table["item_id"], vocab.item.decode(valid.candidate).astype(int))
+    np.testing.assert_array_equal(table["event_index"], valid.event_index)
+    np.testing.assert_array_equal(
+        table["timestamp"], small_prepared.sequences.timestamp[valid.target]
+    )
+    batch = small_prepared.dataset("valid", MAX_LEN).batch(np.arange(5))
+    with torch.no_grad():
+        outputs = model(batch)
+    np.testing.assert_allclose(table["click"][:5], torch.sigmoid(outputs["click"]), rtol=1e-5)
+    next_item = outputs["next_item"].softmax(-1).gather(1, batch["candidate"][:, None])
+    np.testing.assert_allclose(table["next_item"][:5], next_item.squeeze(1), rtol=1e-5)
+    assert table["buy"].between(0, 1).all() and (table["buy"] <= table["click"] + 1e-6).all()
+
+
+def test_predict_spreads_a_multiclass_task_over_its_classes(small_prepared) -> None:
+    model = build_model(small_prepared, ["click", "next_behavior"], embed_dim=D, hidden_dim=H)
+    table = predict(model.eval(), small_prepared, "test", max_len=MAX_LEN)
+    classes = [f"next_behavior={k}" for k in range(4)]
+    assert list(table.columns[-4:]) == classes
+    np.testing.assert_allclose(table[classes].sum(axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="part must be 'train', 'valid' or 'test'"):
+        predict(model, small_prepared, "holdout")

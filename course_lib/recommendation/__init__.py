@@ -2,10 +2,12 @@
 
 ``history`` reads users' histories and exclusions from the prepared data, ``scoring`` scores
 the catalogue with a ranking head or a candidate task, ``top_k.recommend`` puts them together,
-and ``reference`` gives what the lists are judged against (held-out items, popularity).
+and ``reference`` gives what the lists are judged against (held-out items, popularity);
+``predict`` gives every task's prediction for each sample as a table keyed by raw ids.
 """
 
 from course_lib.recommendation.history import history_lengths
+from course_lib.recommendation.predict import predict
 from course_lib.recommendation.reference import catalogue_table, held_out_items
 from course_lib.recommendation.top_k import recommend
 
@@ -13,5 +15,6 @@ __all__ = [
     "catalogue_table",
     "held_out_items",
     "history_lengths",
+    "predict",
     "recommend",
 ]
