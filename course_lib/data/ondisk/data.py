@@ -115,7 +115,8 @@ class OnDiskData:
 
         Needs `prepare`'s 72 bytes per sample: for a large part, read batches instead.
         """
-        return self.dataset(part).samples()
+        dataset = self.dataset(part)
+        return dataset.rows(np.arange(len(dataset)))
 
 
 def open_sequences(folder: Path) -> Sequences:
