@@ -153,8 +153,7 @@ def clean_log(
         drop_duplicates=drop_duplicates,
     )
     order = dropped_in_order(step)
-    reasons = np.asarray(REASONS)[step[order] - 1]
-    dropped = log.iloc[order].assign(reason=reasons, step=step[order].astype(np.int64))
+    dropped = with_reasons(log.iloc[order], step[order])
     clean = log[step == 0]
     report = CleaningReport(rows_in=len(log), rows_out=len(clean), dropped=dropped)
     return clean, report
@@ -230,6 +229,11 @@ def dropped_in_order(step: np.ndarray) -> np.ndarray:
     """Rows a cleaning dropped (``step`` from `drop_steps`), ordered by step, then row."""
     dropped = np.flatnonzero(step)
     return dropped[np.argsort(step[dropped], kind="stable")]
+
+
+def with_reasons(rows: pd.DataFrame, step: np.ndarray) -> pd.DataFrame:
+    """Dropped rows as the report lists them: with their ``reason`` and ``step`` (int64)."""
+    return rows.assign(reason=np.asarray(REASONS)[step - 1], step=step.astype(np.int64))
 
 
 def require_rows_left(

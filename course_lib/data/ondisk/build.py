@@ -140,7 +140,7 @@ def prepare_to_disk(
             timestamps=log.timestamp,
         )
         if keep_dropped:
-            write_dropped(log, step, behaviors, work / "dropped.csv", chunksize)
+            write_dropped(log, step, work / "dropped.csv", chunksize)
         phase_done("clean")
         vocabularies, tables = code_vocabularies(log, step == 0, behaviors)
         vocabularies.save(work / "vocabularies.json")

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from course_lib.data.clean import REASONS, ReportText, dropped_in_order
+from course_lib.data.clean import REASONS, ReportText, dropped_in_order, with_reasons
 from course_lib.data.ondisk.read import CompactLog
-from course_lib.data.schema import LOG_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -56,26 +55,12 @@ class CleaningCounts(ReportText):
         return frame.rename_axis(None)
 
 
-def write_dropped(
-    log: CompactLog, step: np.ndarray, behaviors: tuple[str, ...], path: Path, block_rows: int
-) -> None:
+def write_dropped(log: CompactLog, step: np.ndarray, path: Path, block_rows: int) -> None:
     """Write the dropped rows, decoded to raw ids, in `dropped_in_order`, ``block_rows`` rows
     at a time (so even a window that drops most of a huge log fits in memory)."""
     dropped = dropped_in_order(step)
-    names = np.asarray(behaviors, dtype=object)
-    reasons = np.asarray(REASONS, dtype=object)
-    header = ["row", *LOG_COLUMNS, "reason", "step"]
-    pd.DataFrame(columns=header).to_csv(path, index=False, lineterminator="\n")
-    for begin in range(0, len(dropped), block_rows):
+    for begin in range(0, max(len(dropped), 1), block_rows):
         rows = dropped[begin : begin + block_rows]
-        block = {
-            "row": rows,
-            "user_id": log.user_ids[log.user[rows]],
-            "item_id": log.item_ids[log.item[rows]],
-            "category_id": log.category_ids[log.category[rows]],
-            "behavior": names[log.behavior[rows]],
-            "timestamp": log.timestamp[rows],
-            "reason": reasons[step[rows] - 1],
-            "step": step[rows],
-        }
-        pd.DataFrame(block).to_csv(path, mode="a", header=False, index=False, lineterminator="\n")
+        frame = with_reasons(log.frame(rows), step[rows])
+        mode, header = ("w", True) if begin == 0 else ("a", False)
+        frame.to_csv(path, mode=mode, header=header, index_label="row", lineterminator="\n")

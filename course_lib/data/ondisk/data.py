@@ -35,12 +35,12 @@ import numpy as np
 from course_lib.data.encode import Vocabularies
 from course_lib.data.ondisk.clean import CleaningCounts
 from course_lib.data.ondisk.dataset import OnDiskDataset
+from course_lib.data.pipeline import PARTS, check_part
 from course_lib.data.samples import Samples
 from course_lib.data.sequences import Sequences
 from course_lib.data.split import Split
 
 FORMAT_VERSION = 1
-PARTS = ("train", "valid", "test")
 SEQUENCE_FIELDS = ("users", "offsets", "item", "category", "behavior", "timestamp", "event_index")
 
 
@@ -99,8 +99,7 @@ class OnDiskData:
 
     def dataset(self, part: str, max_len: int = 50) -> OnDiskDataset:
         """The torch Dataset of one part, "train", "valid" or "test", read lazily from disk."""
-        if part not in PARTS:
-            raise ValueError(f"part must be 'train', 'valid' or 'test', got {part!r}")
+        check_part(part)
         return OnDiskDataset(
             self.sequences,
             getattr(self.split, part),

@@ -35,9 +35,19 @@ class CompactLog:
     user_ids: np.ndarray  # (K_user,) int64 raw id of each user code
     item_ids: np.ndarray  # (K_item,) int64
     category_ids: np.ndarray  # (K_category,) int64
+    behaviors: tuple[str, ...]  # the funnel
 
     def __len__(self) -> int:
         return len(self.timestamp)
+
+    def frame(self, rows: np.ndarray) -> pd.DataFrame:
+        """Some rows decoded to the contract columns, indexed by row."""
+        columns = {column: getattr(self, f"{short}_ids")[getattr(self, short)[rows]]
+                   for short, column in CODED.items()}  # fmt: skip
+        behavior = np.asarray(self.behaviors, dtype=object)[self.behavior[rows]]
+        return pd.DataFrame(
+            columns | {"behavior": behavior, "timestamp": self.timestamp[rows]}, index=rows
+        )
 
 
 def read_compact(
@@ -59,7 +69,8 @@ def read_compact(
         columns["behavior"].append(funnel.get_indexer(chunk["behavior"]))
         columns["timestamp"].append(chunk["timestamp"].to_numpy())
     ids = {f"{short}_ids": book.ids.to_numpy() for short, book in books.items()}
-    return CompactLog(**{name: column.values() for name, column in columns.items()}, **ids)
+    arrays = {name: column.values() for name, column in columns.items()}
+    return CompactLog(**arrays, **ids, behaviors=tuple(behaviors))
 
 
 class Codebook:
