@@ -141,8 +141,7 @@ def clean_log(
         raise LogValidationError(f"clean_log: the log has no column(s) {missing}. Fix: {fix}")
     lo, hi = cleaning_bounds(start, end, min_events_per_user)
 
-    # Users by integer code: counted with bincount rather than a groupby per user.
-    user, _ = pd.factorize(log["user_id"])
+    user, _ = pd.factorize(log["user_id"])  # integer codes, as drop_steps takes users
     rest = [log[column].to_numpy() for column in ("item_id", "category_id", "behavior")]
     step, _ = drop_steps(
         user,

@@ -98,12 +98,11 @@ def sequence_order(user: np.ndarray, timestamp: np.ndarray) -> np.ndarray:
     """
     if len(user) == 0:
         return np.zeros(0, dtype=np.int64)
-    elapsed = timestamp - timestamp.min()
-    packable = np.issubdtype(elapsed.dtype, np.integer) and user.max() < 2**31
-    if not packable or elapsed.max() >= 2**32:
+    first = timestamp.min()
+    packable = np.issubdtype(timestamp.dtype, np.integer) and 0 <= user.min() <= user.max() < 2**31
+    if not packable or int(timestamp.max()) - int(first) >= 2**32:
         return np.lexsort((timestamp, user))  # stable too
     # One int64 key that sorts like (user, timestamp): half the work and memory of lexsort.
     key = user.astype(np.int64) << 32
-    key |= elapsed
-    del elapsed
+    key |= timestamp - first
     return np.argsort(key, kind="stable")
