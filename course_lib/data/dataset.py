@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
 
 import numpy as np
 import torch
@@ -29,11 +28,11 @@ class BehaviorDataset(Dataset):
     """Samples with their histories: the ``max_len`` events before each target, oldest first.
 
     Histories are sliced from the flat sequences when an example is read, so memory holds each
-    event once however many samples look back at it. A subclass may hold its samples in
-    another form: it overrides ``__len__``, ``rows`` and ``labels``.
+    event once however many samples look back at it. ``samples`` may be any object with the
+    fields of `Samples`, ``len()`` and ``take(indices)``, e.g. samples stored on disk.
     """
 
-    def __init__(self, sequences: Sequences, samples: Samples | None, max_len: int = 50) -> None:
+    def __init__(self, sequences: Sequences, samples: Samples, max_len: int = 50) -> None:
         if max_len < 1:
             raise ValueError(f"max_len must be at least 1, got {max_len}")
         self.sequences, self.samples, self.max_len = sequences, samples, max_len
@@ -41,10 +40,6 @@ class BehaviorDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.samples)
-
-    def rows(self, indices: np.ndarray) -> Samples:
-        """Some samples, every field (B,)."""
-        return Samples(**{f.name: getattr(self.samples, f.name)[indices] for f in fields(Samples)})
 
     def labels(self, name: str) -> np.ndarray:
         """(N,) one label (a ``Samples`` field, e.g. "buy") of every sample, without batches."""
@@ -59,7 +54,7 @@ class BehaviorDataset(Dataset):
     @property
     def history_start(self) -> np.ndarray:
         """(N,) ``history_starts`` of every sample."""
-        return self.history_starts(self.labels("target"))
+        return self.history_starts(self.samples.target)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         """One example: variable-length ``history_*`` tensors, the candidate and the labels."""
@@ -79,7 +74,7 @@ class BehaviorDataset(Dataset):
             histories and ``mask``: (B, L) with L the longest history of the batch;
             ``lengths`` and every other field: (B,).
         """
-        rows = self.rows(np.asarray(indices, dtype=np.int64))
+        rows = self.samples.take(np.asarray(indices, dtype=np.int64))
         batch = padded_histories(self.sequences, self.history_starts(rows.target), rows.target)
         for name in ("user", "candidate", "candidate_category", *LABEL_FIELDS):
             batch[name] = torch.from_numpy(getattr(rows, name))

@@ -50,6 +50,10 @@ class Samples:
     def __len__(self) -> int:
         return len(self.target)
 
+    def take(self, indices: np.ndarray) -> Samples:
+        """Some of the samples, every field (B,)."""
+        return Samples(**{f.name: getattr(self, f.name)[indices] for f in fields(self)})
+
     def to_frame(self) -> pd.DataFrame:
         """All fields as columns, for looking at samples in a notebook."""
         return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self)})
