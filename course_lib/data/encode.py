@@ -146,7 +146,8 @@ def most_frequent_category(item: np.ndarray, category: np.ndarray, num_items: in
         (num_items,) int64 array indexed by item index.
     """
     num_categories = int(category.max(initial=0)) + 1
-    pairs = item.astype(np.int64) * num_categories  # (N,) one key per (item, category)
+    pairs = item.astype(np.int64)  # (N,) one key per (item, category), built in place
+    pairs *= num_categories
     pairs += category
     pairs.sort()  # counted by sorting: faster than hashing millions of random keys
     first = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]][: len(pairs)])
