@@ -129,7 +129,8 @@ def label_samples(
     """The samples of (target, candidate) pairs: every other field follows from these.
 
     Args:
-        sequences: the sequences the targets point into (arrays of any integer width).
+        sequences: the sequences the targets point into; item, category and behavior may
+            be of any integer width (memory maps, say), the samples' fields are int64.
         target, candidate, is_positive: (S,) per sample: the flat position of its target
             event, its candidate item, and whether that is the true next item.
         item_category, buy_index: as for `make_samples`.
@@ -140,8 +141,8 @@ def label_samples(
     behavior = np.asarray(sequences.behavior[target], dtype=np.int64)
     return Samples(
         target=target,
-        event_index=np.asarray(sequences.event_index[target], dtype=np.int64),
-        user=np.asarray(sequences.users[sequence], dtype=np.int64),
+        event_index=np.asarray(sequences.event_index[target]),  # the log's row labels
+        user=np.asarray(sequences.users[sequence]),
         candidate=candidate,
         candidate_category=np.asarray(item_category[candidate], dtype=np.int64),
         click=is_positive.astype(np.float32),

@@ -1,19 +1,17 @@
 """`prepare_to_disk`: `prepare` for a log CSV larger than memory, writing its results to disk.
 
-The same steps as `prepare`, by the same functions (`read_chunks`, `drop_steps`,
-`vocabularies_from_counts`, `most_frequent_category`, the splitter, `draw_candidates`), on
-compact arrays. Memory per event at each step (B = bytes; N events, kept through step 3: 21 B):
+The same functions as `prepare`, step by step, on compact arrays. Memory per event (B =
+bytes; the codes of step 1, 21 B, are kept through step 3):
 
-1. read: the CSV in chunks into int32 codes (``read``): 21 B, plus one chunk of raw text
+1. read: validated chunks (`read_chunks`) into int32 codes: 21 B, plus one chunk of raw text
    and frames (~0.1 GB for a million rows, whatever the log's size);
-2. clean: `sequence_order`'s stable sort by (user, timestamp), which `drop_steps` needs for
-   duplicates: +8 B sort key, +8 B the sort's result and up to +4 B its scratch, then the
-   order kept as int32 (+4 B): ~45 B at the peak;
+2. clean: `drop_steps`, whose stable sort (`sequence_order`) takes +8 B key, +8 B result and
+   up to +4 B scratch, then keeps the order as int32 (+4 B): ~45 B at the peak;
 3. encode: the kept rows moved from user-code order into sequence order by a linear scatter
-   (``sequence_rows``, ~+20 B of int32 temporaries), the sequence arrays written one at a
-   time (+8 B for the (item, category) pairs counted on the way), then all freed;
+   (~+20 B of int32 temporaries), the sequence arrays written one at a time (+8 B for the
+   (item, category) pairs counted on the way), then all freed;
 4. split and samples, block by block from the memory-mapped sequences: 8 B per training
-   target in memory, one block of candidates, and the pages of item.npy read.
+   target, one block of candidates, and the pages of item.npy read.
 
 Measured (benchmarks/bench_large_logs.py): ~1.7 GB peak at 30M events, of which 0.34 GB is
 the interpreter with numpy, pandas and torch. Time is linear in the events except the sort
