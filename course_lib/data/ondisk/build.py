@@ -115,8 +115,14 @@ def prepare_to_disk(
         clock = time.perf_counter()
 
     with _written_in_place_of(out) as work:
-        csv = {"header": header, "sep": sep, "encoding": encoding}
-        log = read_compact(csv_path, behaviors=behaviors, chunksize=chunksize, **csv)
+        log = read_compact(
+            csv_path,
+            behaviors=behaviors,
+            chunksize=chunksize,
+            header=header,
+            sep=sep,
+            encoding=encoding,
+        )
         if len(log) >= 2**31:
             raise ValueError(f"{len(log):,} rows: more than this pipeline's int32 rows hold")
         phase_done("read")

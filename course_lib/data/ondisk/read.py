@@ -42,23 +42,25 @@ class CompactLog:
 
     def frame(self, rows: np.ndarray) -> pd.DataFrame:
         """Some rows decoded to the contract columns, indexed by row."""
-        columns = {column: getattr(self, f"{short}_ids")[getattr(self, short)[rows]]
-                   for short, column in CODED.items()}  # fmt: skip
-        behavior = np.asarray(self.behaviors, dtype=object)[self.behavior[rows]]
-        return pd.DataFrame(
-            columns | {"behavior": behavior, "timestamp": self.timestamp[rows]}, index=rows
-        )
+        frame = pd.DataFrame(index=rows)
+        for short, column in CODED.items():
+            frame[column] = getattr(self, f"{short}_ids")[getattr(self, short)[rows]]
+        frame["behavior"] = np.asarray(self.behaviors, dtype=object)[self.behavior[rows]]
+        frame["timestamp"] = self.timestamp[rows]
+        return frame
 
 
 def read_compact(
-    path: str | Path, *, behaviors: Sequence[str], chunksize: int, **csv: object
+    path: str | Path,
+    *,
+    behaviors: Sequence[str],
+    chunksize: int,
+    header: bool,
+    sep: str,
+    encoding: str,
 ) -> CompactLog:
-    """Read, validate and encode a log CSV ``chunksize`` rows at a time.
-
-    Args:
-        path, behaviors, chunksize: as for `read_chunks`.
-        **csv: ``header``, ``sep`` and ``encoding``, as for `read_chunks`.
-    """
+    """Read, validate and encode a log CSV ``chunksize`` rows at a time (see `read_chunks`)."""
+    csv = {"header": header, "sep": sep, "encoding": encoding}
     books = {short: Codebook() for short in CODED}
     columns = {short: _Column(np.int32) for short in CODED}
     columns["behavior"], columns["timestamp"] = _Column(np.int8), _Column(np.int64)
