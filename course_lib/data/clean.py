@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from course_lib.data.schema import LOG_COLUMNS, LogValidationError
+from course_lib.data.sequences import sequence_order
 
+_BLOCK = 1 << 20  # rows compared at a time when looking for duplicates
 # The cleaning steps, in the order they run; each sees only what the previous ones left.
 REASONS: tuple[str, ...] = ("duplicate", "outside time window", "user with too few events")
 
@@ -24,7 +27,7 @@ TimeBound = int | float | str | dt.date | pd.Timestamp | None
 class ReportText:
     """The table and text of a cleaning report, from ``rows_in``, ``rows_out`` and ``counts``.
 
-    Shared by `CleaningReport` and the on-disk pipeline's report, which keeps counts only.
+    Shared by the reports of both drivers: `CleaningReport`, and one that keeps counts only.
     """
 
     rows_in: int
@@ -138,29 +141,98 @@ def clean_log(
         raise LogValidationError(f"clean_log: the log has no column(s) {missing}. Fix: {fix}")
     lo, hi = cleaning_bounds(start, end, min_events_per_user)
 
-    step = np.zeros(len(log), dtype=np.int64)  # 0 = kept, k = dropped by REASONS[k - 1]
-    if drop_duplicates:
-        step[log.duplicated(subset=list(LOG_COLUMNS)).to_numpy()] = 1
-    ts = log["timestamp"].to_numpy()
-    outside = np.zeros(len(log), dtype=bool)
-    if lo is not None:
-        outside |= ts < lo
-    if hi is not None:
-        outside |= ts >= hi
-    step[(step == 0) & outside] = 2
-    # Count each user's remaining events by integer code rather than with a groupby per user.
-    codes, _ = pd.factorize(log["user_id"])
-    alive = step == 0
-    events = np.bincount(codes[alive], minlength=codes.max(initial=-1) + 1)
-    step[alive & (events[codes] < min_events_per_user)] = 3
-
-    dropped_at = np.flatnonzero(step)
-    order = dropped_at[np.argsort(step[dropped_at], kind="stable")]
-    reasons = np.asarray(REASONS)[step[order] - 1]
-    dropped = log.iloc[order].assign(reason=reasons, step=step[order])
+    user, _ = pd.factorize(log["user_id"])  # integer codes, as drop_steps takes users
+    rest = [log[column].to_numpy() for column in ("item_id", "category_id", "behavior")]
+    step, _ = drop_steps(
+        user,
+        log["timestamp"].to_numpy(),
+        rest,
+        window=(lo, hi),
+        min_events_per_user=min_events_per_user,
+        drop_duplicates=drop_duplicates,
+    )
+    order = dropped_in_order(step)
+    dropped = with_reasons(log.iloc[order], step[order])
     clean = log[step == 0]
     report = CleaningReport(rows_in=len(log), rows_out=len(clean), dropped=dropped)
     return clean, report
+
+
+def drop_steps(
+    user: np.ndarray,
+    timestamp: np.ndarray,
+    rest: Sequence[np.ndarray],
+    *,
+    window: tuple[float | None, float | None],
+    min_events_per_user: int,
+    drop_duplicates: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cleaning rules over arrays, in the order of REASONS: which step drops each row.
+
+    Shared by `clean_log` and the chunked driver, which holds the log as integer codes.
+    Duplicates share user and timestamp, so they are found after one sort by (user,
+    timestamp): rows equal in all columns to an earlier row, the first one staying.
+
+    Args:
+        user: (N,) non-negative integer code of each row's user.
+        timestamp: (N,) unix seconds.
+        rest: the other columns that make a row a duplicate, (N,) each (codes or values).
+        window: [lo, hi) in unix seconds (`cleaning_bounds`); None for no bound.
+        min_events_per_user, drop_duplicates: as for `clean_log`.
+
+    Returns:
+        ``step``: (N,) int8, 0 for a kept row, k for a row dropped by REASONS[k - 1];
+        ``order``: (N,) int64 rows in `sequence_order` of (user, timestamp).
+    """
+    order = sequence_order(user, timestamp)
+    step = np.zeros(len(user), dtype=np.int8)
+    if drop_duplicates:
+        step[_duplicates(order, user, timestamp, rest)] = 1
+    lo, hi = window
+    outside = np.zeros(len(user), dtype=bool)
+    if lo is not None:
+        outside |= timestamp < lo
+    if hi is not None:
+        outside |= timestamp >= hi
+    step[(step == 0) & outside] = 2
+    del outside
+    alive = step == 0
+    events = np.bincount(user[alive], minlength=int(user.max(initial=-1)) + 1)
+    step[alive & (events[user] < min_events_per_user)] = 3
+    return step, order
+
+
+def _duplicates(
+    order: np.ndarray, user: np.ndarray, timestamp: np.ndarray, rest: Sequence[np.ndarray]
+) -> np.ndarray:
+    """Rows equal in every column to an earlier row (``DataFrame.duplicated``'s rows).
+
+    Only rows next to an equal (user, timestamp) in ``order`` can be duplicates; they are
+    few, so pandas compares just those, group by group, in row order.
+    """
+    same = np.empty(max(len(order) - 1, 0), dtype=bool)  # row i has the (user, time) of i - 1
+    for begin in range(0, len(same), _BLOCK):  # by blocks: no more N-long temporaries
+        rows = order[begin : begin + _BLOCK + 1]
+        u, t = user[rows], timestamp[rows]
+        same[begin : begin + len(rows) - 1] = (u[1:] == u[:-1]) & (t[1:] == t[:-1])
+    shares = np.zeros(len(order), dtype=bool)
+    shares[1:] |= same
+    shares[:-1] |= same
+    group = np.cumsum(~np.r_[False, same][shares])
+    rows = order[shares]
+    candidates = pd.DataFrame({"group": group} | {k: c[rows] for k, c in enumerate(rest)})
+    return rows[candidates.duplicated().to_numpy()]
+
+
+def dropped_in_order(step: np.ndarray) -> np.ndarray:
+    """Rows a cleaning dropped (``step`` from `drop_steps`), ordered by step, then row."""
+    dropped = np.flatnonzero(step)
+    return dropped[np.argsort(step[dropped], kind="stable")]
+
+
+def with_reasons(rows: pd.DataFrame, step: np.ndarray) -> pd.DataFrame:
+    """Dropped rows as the report lists them: with their ``reason`` and ``step`` (int64)."""
+    return rows.assign(reason=np.asarray(REASONS)[step - 1], step=step.astype(np.int64))
 
 
 def require_rows_left(

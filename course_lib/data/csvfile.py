@@ -1,10 +1,10 @@
-"""Opening a behavior-log CSV: the options and checks both readers share (notebook 01).
+"""Reading a behavior-log CSV in validated chunks, the one reader of every driver (notebook 01).
 
-`read_log` (a whole file in memory) and the on-disk pipeline's chunked reader
-(`course_lib.data.ondisk.read`) read the same files, so they parse them with the same options
-and fail the same way, with the file's name, where in it, and the fix: a folder or a missing
-path, bytes that are not text in the expected encoding, a wrong separator, a header row where
-none is expected, lines with the wrong number of fields.
+`read_chunks` reads a whole file as one chunk (`read_log`) or a file larger than memory chunk
+by chunk, with the same options and the same failures, each naming the file, where in it, and
+the fix: a folder or a missing path, bytes that are not text in the expected encoding, a wrong
+separator, a header row where none is expected, lines with the wrong number of fields, and
+(through `validate_log`) every value that breaks the contract, with its file line.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import bz2
 import gzip
 import lzma
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -22,15 +22,17 @@ import numpy as np
 import pandas as pd
 
 from course_lib.data.integers import FLOAT_EXACT_LIMIT, OK, to_int64
-from course_lib.data.schema import ID_COLUMNS, LOG_COLUMNS, LogValidationError
+from course_lib.data.schema import ID_COLUMNS, LOG_COLUMNS, LogValidationError, validate_log
 
 INTEGER_COLUMNS: tuple[str, ...] = (*ID_COLUMNS, "timestamp")
 # The fast parse: every id and timestamp straight to int64, trusted by `typed_parse_is_exact`.
 # When a value does not parse (a word, a gap, "3.5") or is not trusted, the file is read
 # again with these columns as text, which `validate_log` converts exactly or reports value
 # by value (see `course_lib.data.integers`): never through float64.
-TYPED_DTYPES = dict.fromkeys(INTEGER_COLUMNS, "int64")
-TEXT_DTYPES = dict.fromkeys(INTEGER_COLUMNS, "str")
+# A categorical behavior column costs one byte per row; its categories are not fixed, so
+# unknown behaviors stay visible to the validator.
+TYPED_DTYPES = dict.fromkeys(INTEGER_COLUMNS, "int64") | {"behavior": "category"}
+TEXT_DTYPES = dict.fromkeys(INTEGER_COLUMNS, "str") | {"behavior": "category"}
 _SEPARATORS = (",", ";", "\t", "|")  # what a one-field line is probably separated by
 _SHOWN_FILES = 3  # CSV files named when a folder is given instead of a file
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
@@ -39,6 +41,91 @@ _NOT_SEARCHED = (".zip", ".zst", ".tar")  # compressions pandas reads that the s
 
 class LogFileNotFoundError(LogValidationError, FileNotFoundError):
     """Raised when a log file does not exist; catchable as either parent class."""
+
+
+class _TypedParseFailed(Exception):
+    """A chunk did not parse exactly as int64: read on with the ids and timestamps as text."""
+
+
+def read_chunks(
+    path: Path,
+    *,
+    behaviors: Sequence[str],
+    header: bool,
+    sep: str,
+    encoding: str,
+    chunksize: int | None = None,
+    nrows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The file's rows, ``chunksize`` at a time (None: all in one chunk), each validated.
+
+    Ids and timestamps are parsed fast as int64. From the first chunk where that fails or may
+    be inexact (see `typed_parse_is_exact`) on, the file is read with them as text, which
+    `validate_log` converts exactly or reports value by value; the chunks before it were
+    exact, so they are skipped, not yielded twice.
+
+    Args:
+        path: the CSV (plain or compressed); with ``header`` it names the contract columns,
+            without it the five columns come in contract order (Taobao's UserBehavior.csv).
+        behaviors: the allowed behaviors in funnel order.
+        header, sep, encoding: the file's header row, field separator and text encoding.
+        chunksize: rows per chunk; memory for the raw text is bounded by one chunk.
+        nrows: read only the first ``nrows`` rows; None reads them all.
+
+    Yields:
+        `validate_log`'s frames, indexed by row in the file (0 = first data line).
+
+    Raises:
+        LogFileNotFoundError: If the file does not exist.
+        LogValidationError: For a folder, an empty, malformed or wrongly separated file, or
+            a chunk that breaks the contract (the message gives the file line of each value).
+    """
+    check_file(path)
+    options = csv_options(header=header, sep=sep, encoding=encoding)
+    options |= {"chunksize": chunksize, "nrows": nrows, "iterator": True}
+    yielded = 0  # rows
+    for typed in (True, False):
+        try:
+            position = 0
+            for chunk in _parsed_chunks(path, options, header=header, typed=typed):
+                start, position = position, position + len(chunk)
+                if start < yielded:  # read exactly by the typed parse already
+                    continue
+                if typed and not typed_parse_is_exact(chunk):
+                    raise _TypedParseFailed
+                if start == 0:
+                    check_layout(chunk, path, header=header, sep=sep)
+                line = start + (2 if header else 1)
+                yield validate_log(chunk, source=str(path), behaviors=behaviors, line_offset=line)
+                yielded = position
+            return
+        except _TypedParseFailed:
+            continue
+
+
+def _parsed_chunks(
+    path: Path, options: dict, *, header: bool, typed: bool
+) -> Iterator[pd.DataFrame]:
+    """The raw chunks, with pandas' parse errors turned into messages that name the file."""
+    dtype = TYPED_DTYPES if typed else TEXT_DTYPES
+    # low_memory=False as text: one dtype per extra column, not per chunk (no mixed types)
+    extra = {} if typed else {"low_memory": False}
+
+    def parse(step: Callable[[], object]) -> object:
+        try:
+            with parse_errors(path, header=header, encoding=options["encoding"]):
+                return step()
+        except LogValidationError:
+            raise  # the same in any dtype: parse_errors explained it
+        except (ValueError, OverflowError):
+            if typed:
+                raise _TypedParseFailed from None
+            raise
+
+    reader = parse(lambda: pd.read_csv(path, dtype=dtype, **options, **extra))
+    with reader:
+        while (chunk := parse(lambda: next(reader, None))) is not None:
+            yield chunk
 
 
 def check_file(path: Path) -> None:

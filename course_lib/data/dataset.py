@@ -28,33 +28,43 @@ class BehaviorDataset(Dataset):
     """Samples with their histories: the ``max_len`` events before each target, oldest first.
 
     Histories are sliced from the flat sequences when an example is read, so memory holds each
-    event once however many samples look back at it.
+    event once however many samples look back at it. ``samples`` may be any object with the
+    fields of `Samples`, ``len()`` and ``take(indices)``, e.g. samples stored on disk.
     """
 
     def __init__(self, sequences: Sequences, samples: Samples, max_len: int = 50) -> None:
         if max_len < 1:
             raise ValueError(f"max_len must be at least 1, got {max_len}")
         self.sequences, self.samples, self.max_len = sequences, samples, max_len
-        user_start = sequences.offsets[:-1][sequences.event_user[samples.target]]
-        self.history_start = np.maximum(user_start, samples.target - max_len)
+        self._user_start = np.asarray(sequences.offsets[:-1])  # (U,) searched for every batch
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        """One example: variable-length ``history_*`` tensors, the candidate and the labels."""
-        span = slice(self.history_start[index], self.samples.target[index])
-        example = {
-            f"history_{name}": torch.from_numpy(getattr(self.sequences, name)[span])
-            for name in HISTORY_FIELDS
-        }
-        for name in ("user", "candidate", "candidate_category", *LABEL_FIELDS):
-            example[name] = torch.as_tensor(getattr(self.samples, name)[index])
-        return example
-
     def labels(self, name: str) -> np.ndarray:
         """(N,) one label (a ``Samples`` field, e.g. "buy") of every sample, without batches."""
         return getattr(self.samples, name)
+
+    def history_starts(self, target: np.ndarray) -> np.ndarray:
+        """(B,) flat position of the first history event of each target: at most ``max_len``
+        events back, and never before the first event of the target's user."""
+        sequence = np.searchsorted(self._user_start, target, side="right") - 1
+        return np.maximum(self._user_start[sequence], target - self.max_len)
+
+    @property
+    def history_start(self) -> np.ndarray:
+        """(N,) ``history_starts`` of every sample."""
+        return self.history_starts(self.samples.target)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        """One example: variable-length ``history_*`` tensors, the candidate and the labels."""
+        batch = self.batch([index])
+        length = int(batch.pop("lengths")[0])
+        del batch["mask"]
+        return {
+            name: value[0, :length] if name.startswith("history_") else value[0]
+            for name, value in batch.items()
+        }
 
     def batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
         """Many examples at once, padded: the same as ``collate_batch`` of ``self[i]`` for
@@ -64,12 +74,10 @@ class BehaviorDataset(Dataset):
             histories and ``mask``: (B, L) with L the longest history of the batch;
             ``lengths`` and every other field: (B,).
         """
-        indices = np.asarray(indices, dtype=np.int64)
-        batch = padded_histories(
-            self.sequences, self.history_start[indices], self.samples.target[indices]
-        )
+        rows = self.samples.take(np.asarray(indices, dtype=np.int64))
+        batch = padded_histories(self.sequences, self.history_starts(rows.target), rows.target)
         for name in ("user", "candidate", "candidate_category", *LABEL_FIELDS):
-            batch[name] = torch.from_numpy(getattr(self.samples, name)[indices])
+            batch[name] = torch.from_numpy(getattr(rows, name))
         return batch
 
 
@@ -78,8 +86,7 @@ def padded_histories(
 ) -> dict[str, torch.Tensor]:
     """The events ``start[b]:end[b]`` of the flat sequences as right-padded int64 batches.
 
-    Shared by every Dataset that slices histories from flat sequences, in memory or memory
-    mapped (whose arrays may be stored in narrower integer types).
+    The sequences' arrays may be stored in narrower integer types (memory maps, say).
 
     Shape:
         ``history_*`` and ``mask``: (B, L) with L the longest history; ``lengths``: (B,).

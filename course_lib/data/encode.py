@@ -81,10 +81,24 @@ def build_vocabularies(
     funnel for other data sets, e.g. ("view", "addtocart", "transaction").
     Items seen fewer than ``min_item_count`` times map to UNK.
     """
+    counts = {column: log[column].value_counts() for column in ENCODED_COLUMNS}
+    return vocabularies_from_counts(counts, behaviors, min_item_count)
+
+
+def vocabularies_from_counts(
+    counts: dict[str, pd.Series], behaviors: Sequence[str], min_item_count: int = 1
+) -> Vocabularies:
+    """`build_vocabularies` from the ids already counted, so both drivers share the rule.
+
+    Args:
+        counts: for "user_id", "item_id" and "category_id", the count of every id
+            (index: id, value: count), as ``Vocabulary.from_counts`` takes them.
+        behaviors, min_item_count: as for `build_vocabularies`.
+    """
     return Vocabularies(
-        user=Vocabulary.build(log["user_id"], "user_id"),
-        item=Vocabulary.build(log["item_id"], "item_id", min_count=min_item_count),
-        category=Vocabulary.build(log["category_id"], "category_id"),
+        user=Vocabulary.from_counts(counts["user_id"], "user_id"),
+        item=Vocabulary.from_counts(counts["item_id"], "item_id", min_count=min_item_count),
+        category=Vocabulary.from_counts(counts["category_id"], "category_id"),
         behavior=Vocabulary(list(funnel(behaviors)), "behavior"),
     )
 
@@ -110,44 +124,41 @@ def encode_log(log: pd.DataFrame, vocabularies: Vocabularies) -> pd.DataFrame:
 def item_category_table(encoded: pd.DataFrame, num_items: int) -> np.ndarray:
     """Category index of every item index, for the next-category task and negative samples.
 
-    An item seen under several categories gets its most frequent one (see
-    ``most_frequent_category``). PAD maps to PAD, and UNK and items absent from ``encoded`` map
-    to UNK.
+    An item seen under several categories gets its most frequent one, ties going to the
+    smaller category index, so the table never depends on row order. PAD maps to PAD, and
+    UNK and items absent from ``encoded`` map to UNK.
 
     Returns:
         (num_items,) int64 array indexed by item index.
     """
-    pairs = encoded.loc[encoded["item"] >= NUM_RESERVED, ["item", "category"]]
-    counts = pairs.value_counts(sort=False)
-    return most_frequent_category(
-        counts.index.get_level_values("item").to_numpy(),
-        counts.index.get_level_values("category").to_numpy(),
-        counts.to_numpy(),
-        num_items,
-    )
+    item, category = encoded["item"].to_numpy(), encoded["category"].to_numpy()
+    return most_frequent_category(item, category, num_items)
 
 
-def most_frequent_category(
-    item: np.ndarray, category: np.ndarray, count: np.ndarray, num_items: int
-) -> np.ndarray:
-    """The table of ``item_category_table`` from counted (item, category) pairs.
-
-    Taking counts rather than events lets a log too large for memory count its pairs chunk by
-    chunk (``course_lib.data.ondisk``) and get exactly the same table. Ties between categories
-    of one item go to the smaller category index, so the table never depends on row order.
+def most_frequent_category(item: np.ndarray, category: np.ndarray, num_items: int) -> np.ndarray:
+    """`item_category_table` from the item and category index of every event, as arrays.
 
     Args:
-        item, category, count: (P,) one entry per distinct pair of known item (index >= 2)
-            and category index, with the number of events that have it.
+        item, category: (N,) indices of each event (integer arrays of any width).
         num_items: length of the table (the item vocabulary's size).
 
     Returns:
         (num_items,) int64 array indexed by item index.
     """
+    num_categories = int(category.max(initial=0)) + 1
+    pairs = item.astype(np.int64)  # (N,) one key per (item, category), built in place
+    pairs *= num_categories
+    pairs += category
+    pairs.sort()  # counted by sorting: faster than hashing millions of random keys
+    first = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]][: len(pairs)])
+    count = np.diff(np.r_[first, len(pairs)])
+    item, category = np.divmod(pairs[first], num_categories)
+    known = item >= NUM_RESERVED
+    item, category, count = item[known], category[known], count[known]
     table = np.full(num_items, UNK, dtype=np.int64)
     table[PAD] = PAD
-    order = np.lexsort((category, -np.asarray(count), item))  # by item, most frequent first
-    item, category = np.asarray(item)[order], np.asarray(category)[order]
+    order = np.lexsort((category, -count, item))  # by item, most frequent first
+    item, category = item[order], category[order]
     first = np.r_[True, item[1:] != item[:-1]] if len(item) else np.zeros(0, dtype=bool)
     table[item[first]] = category[first]
     return table

@@ -12,46 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from course_lib.data.csvfile import (
-    TEXT_DTYPES,
-    TYPED_DTYPES,
-    LogFileNotFoundError,
-    check_file,
-    check_layout,
-    csv_options,
-    parse_errors,
-    typed_parse_is_exact,
-)
+from course_lib.data.csvfile import LogFileNotFoundError, read_chunks
 from course_lib.data.schema import TAOBAO_BEHAVIORS, validate_log
 
 __all__ = ["LogFileNotFoundError", "read_log", "read_taobao_user_behavior", "write_log"]
-
-
-def _read_csv(
-    path: Path, *, header: bool, sep: str, encoding: str, nrows: int | None = None
-) -> pd.DataFrame:
-    """Read a log CSV fast, or, if an id or timestamp does not parse exactly, with those as text.
-
-    The typed read raises on the first bad value with a message that names neither the value
-    nor its line, and may round ids of 2**53 or more (see `typed_parse_is_exact`); read as
-    text, the values reach `validate_log`, which converts them exactly or reports every bad
-    one with its line number.
-    """
-    check_file(path)
-    options = csv_options(header=header, sep=sep, encoding=encoding) | {"nrows": nrows}
-    with parse_errors(path, header=header, encoding=encoding):
-        try:
-            frame = pd.read_csv(path, dtype=TYPED_DTYPES | {"behavior": "str"}, **options)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-            raise  # the same in any dtype: parse_errors explains it
-        except (ValueError, OverflowError):
-            frame = None
-        if frame is None or not typed_parse_is_exact(frame):
-            # low_memory=False: one dtype per extra column, not per chunk (no mixed-type warnings)
-            text = TEXT_DTYPES | {"behavior": "str"}
-            frame = pd.read_csv(path, dtype=text, low_memory=False, **options)
-    check_layout(frame, path, header=header, sep=sep)
-    return frame
 
 
 def read_log(
@@ -83,9 +47,8 @@ def read_log(
         LogValidationError: If the path is a folder, or the file is empty, malformed, not
             text in ``encoding``, separated by another character, or breaks the contract.
     """
-    path = Path(path)
-    frame = _read_csv(path, header=True, sep=sep, encoding=encoding)
-    return validate_log(frame, source=str(path), behaviors=behaviors, line_offset=2)
+    chunks = read_chunks(Path(path), behaviors=behaviors, header=True, sep=sep, encoding=encoding)
+    return next(chunks)  # the whole file, in one chunk
 
 
 def read_taobao_user_behavior(
@@ -117,9 +80,8 @@ def read_taobao_user_behavior(
     """
     if nrows is not None and (not isinstance(nrows, int) or nrows < 1):
         raise ValueError(f"nrows must be a positive int or None, got {nrows!r}")
-    path = Path(path)
-    frame = _read_csv(path, header=False, sep=sep, encoding=encoding, nrows=nrows)
-    return validate_log(frame, source=str(path), line_offset=1)
+    options = {"header": False, "sep": sep, "encoding": encoding, "nrows": nrows}
+    return next(read_chunks(Path(path), behaviors=TAOBAO_BEHAVIORS, **options))
 
 
 def write_log(

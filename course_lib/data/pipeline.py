@@ -26,6 +26,14 @@ from course_lib.data.schema import TAOBAO_BEHAVIORS, validate_log
 from course_lib.data.sequences import Sequences, build_sequences
 from course_lib.data.split import Split, leave_last_out
 
+PARTS = ("train", "valid", "test")
+
+
+def check_part(part: str) -> None:
+    """Refuse a part name other than "train", "valid" or "test"."""
+    if part not in PARTS:
+        raise ValueError(f"part must be 'train', 'valid' or 'test', got {part!r}")
+
 
 @dataclass(frozen=True)
 class PreparedData:
@@ -47,8 +55,7 @@ class PreparedData:
 
     def dataset(self, part: str, max_len: int = 50) -> BehaviorDataset:
         """The torch Dataset of one part: "train", "valid" or "test"."""
-        if part not in ("train", "valid", "test"):
-            raise ValueError(f"part must be 'train', 'valid' or 'test', got {part!r}")
+        check_part(part)
         return BehaviorDataset(self.sequences, getattr(self, part), max_len=max_len)
 
 
@@ -103,18 +110,17 @@ def prepare(
     item_category = item_category_table(encoded, len(vocabularies.item))
     sequences = build_sequences(encoded)
     split = splitter(sequences)
+    buy_index = vocabularies.conversion_index
     parts = {
-        name: make_samples(
+        part: make_samples(
             sequences,
-            targets,
+            getattr(split, part),
             item_category,
             num_negatives,
-            seed=seed + offset,
-            buy_index=vocabularies.conversion_index,
+            seed + offset,
+            buy_index=buy_index,
         )
-        for offset, (name, targets) in enumerate(
-            [("train", split.train), ("valid", split.valid), ("test", split.test)]
-        )
+        for offset, part in enumerate(PARTS)  # each part its own stream of negatives
     }
     return PreparedData(
         vocabularies=vocabularies,

@@ -50,6 +50,10 @@ class Samples:
     def __len__(self) -> int:
         return len(self.target)
 
+    def take(self, indices: np.ndarray) -> Samples:
+        """Some of the samples, every field (B,)."""
+        return Samples(**{f.name: getattr(self, f.name)[indices] for f in fields(self)})
+
     def to_frame(self) -> pd.DataFrame:
         """All fields as columns, for looking at samples in a notebook."""
         return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self)})
@@ -83,24 +87,69 @@ def make_samples(
     if buy_index < NUM_RESERVED:
         raise ValueError(f"buy_index must be a behavior index >= {NUM_RESERVED}, got {buy_index}")
     targets = np.asarray(targets, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    candidate = draw_candidates(sequences.item[targets], len(item_category), num_negatives, rng)
     group = num_negatives + 1
-    repeated = np.repeat(targets, group)
-    next_item = sequences.item[repeated]
     is_positive = np.tile(np.arange(group) == 0, len(targets))
-    negatives = draw_negatives(next_item, len(item_category), seed) if num_negatives else 0
-    candidate = np.where(is_positive, next_item, negatives)
-    is_buy = sequences.behavior[repeated] == buy_index
+    repeated = np.repeat(targets, group)
+    return label_samples(sequences, repeated, candidate, is_positive, item_category, buy_index)
+
+
+def draw_candidates(
+    next_item: np.ndarray, num_items: int, num_negatives: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Each target's candidates: its true next item, then ``num_negatives`` negatives.
+
+    Blocks of targets drawn one after the other with one Generator give the candidates of
+    one call on all of them (see `draw_negatives`).
+
+    Args:
+        next_item: (T,) item index of each target event.
+        num_items: the item vocabulary's size.
+
+    Returns:
+        (T * (1 + num_negatives),) int64, target by target.
+    """
+    group = num_negatives + 1
+    repeated = np.repeat(np.asarray(next_item, dtype=np.int64), group)
+    if not num_negatives:
+        return repeated
+    negatives = draw_negatives(repeated, num_items, rng)
+    return np.where(np.tile(np.arange(group) == 0, len(next_item)), repeated, negatives)
+
+
+def label_samples(
+    sequences: Sequences,
+    target: np.ndarray,
+    candidate: np.ndarray,
+    is_positive: np.ndarray,
+    item_category: np.ndarray,
+    buy_index: int = BUY_INDEX,
+) -> Samples:
+    """The samples of (target, candidate) pairs: every other field follows from these.
+
+    Args:
+        sequences: the sequences the targets point into; item, category and behavior may
+            be of any integer width (memory maps, say), the samples' fields are int64.
+        target, candidate, is_positive: (S,) per sample: the flat position of its target
+            event, its candidate item, and whether that is the true next item.
+        item_category, buy_index: as for `make_samples`.
+    """
+    target = np.asarray(target, dtype=np.int64)
+    candidate = np.asarray(candidate, dtype=np.int64)
+    sequence = np.searchsorted(sequences.offsets, target, side="right") - 1
+    behavior = np.asarray(sequences.behavior[target], dtype=np.int64)
     return Samples(
-        target=repeated,
-        event_index=sequences.event_index[repeated],
-        user=sequences.users[sequences.event_user[repeated]],
+        target=target,
+        event_index=np.asarray(sequences.event_index[target]),  # the log's row labels
+        user=np.asarray(sequences.users[sequence]),
         candidate=candidate,
-        candidate_category=item_category[candidate],
+        candidate_category=np.asarray(item_category[candidate], dtype=np.int64),
         click=is_positive.astype(np.float32),
-        buy=(is_positive & is_buy).astype(np.float32),
-        next_behavior=sequences.behavior[repeated] - NUM_RESERVED,
-        next_item=next_item,
-        next_category=sequences.category[repeated],
+        buy=(is_positive & (behavior == buy_index)).astype(np.float32),
+        next_behavior=behavior - NUM_RESERVED,
+        next_item=np.asarray(sequences.item[target], dtype=np.int64),
+        next_category=np.asarray(sequences.category[target], dtype=np.int64),
     )
 
 
@@ -111,8 +160,8 @@ def draw_negatives(
 
     Each row takes the next draw of the generator's stream, so drawing consecutive blocks of
     ``positives`` with one Generator gives exactly the draws of one call on all of them (how
-    ``course_lib.data.ondisk`` samples a log too large for memory). That holds for the int64
-    draws below; numpy buffers narrower draws within one call, so keep the dtype.
+    a log too large for memory is sampled block by block). That holds for the int64 draws
+    below; numpy buffers narrower draws within one call, so keep the dtype.
 
     Args:
         positives: (S,) item index of each row's positive.

@@ -71,7 +71,7 @@ def build_sequences(encoded: pd.DataFrame) -> Sequences:
     """
     users = encoded["user"].to_numpy()
     timestamps = encoded["timestamp"].to_numpy()
-    order = np.lexsort((np.arange(len(encoded)), timestamps, users))
+    order = sequence_order(users, timestamps)
     users_sorted = users[order]
     starts = np.flatnonzero(np.r_[True, users_sorted[1:] != users_sorted[:-1]])
     return Sequences(
@@ -83,3 +83,26 @@ def build_sequences(encoded: pd.DataFrame) -> Sequences:
         timestamp=timestamps[order],
         event_index=encoded.index.to_numpy()[order],
     )
+
+
+def sequence_order(user: np.ndarray, timestamp: np.ndarray) -> np.ndarray:
+    """Positions sorted by user, then time; events of one user at the same second keep their
+    order. The order of `build_sequences`, and the one in which cleaning finds duplicates.
+
+    Args:
+        user: (N,) non-negative integer user codes or indices.
+        timestamp: (N,) unix seconds.
+
+    Returns:
+        (N,) int64 positions.
+    """
+    if len(user) == 0:
+        return np.zeros(0, dtype=np.int64)
+    first = timestamp.min()
+    packable = np.issubdtype(timestamp.dtype, np.integer) and 0 <= user.min() <= user.max() < 2**31
+    if not packable or int(timestamp.max()) - int(first) >= 2**32:
+        return np.lexsort((timestamp, user))  # stable too
+    # One int64 key that sorts like (user, timestamp): half the work and memory of lexsort.
+    key = user.astype(np.int64) << 32
+    key |= timestamp - first
+    return np.argsort(key, kind="stable")

@@ -42,8 +42,7 @@ class Vocabulary:
     def from_counts(cls, counts: pd.Series, name: str, min_count: int = 1) -> Vocabulary:
         """Vocabulary from ids already counted (index: id, value: count), ordered as ``build``.
 
-        Counts can then be summed chunk by chunk over a log too large for memory
-        (``course_lib.data.ondisk``) and still give exactly the vocabulary ``build`` gives.
+        Counts from any source (e.g. summed chunk by chunk) give exactly what ``build`` gives.
         """
         counts = counts[counts >= min_count]
         frame = pd.DataFrame({"token": counts.index, "count": counts.to_numpy()})

@@ -1,18 +1,13 @@
 """Preprocessing a log larger than memory: `prepare_to_disk` writes, `OnDiskData` reads lazily.
 
-The in-memory `prepare` holds the raw frame (~100 bytes per event as pandas objects),
-several int64 copies of it, then 72 bytes for each of five samples per event: ~0.6 GB per
-million events, ~18 GB for 30M. ``prepare_to_disk`` reads the CSV in chunks, keeps only
-compact codes (21 bytes per event; ~46 at the peak, 1.7 GB in all for 30M events), writes
-sequences and samples as .npy files, and ``OnDiskData`` maps them read-only, so a DataLoader
-touches only the pages of its batches.
-
-The results are those of `prepare` on the same file, exactly: ``tests/test_large_logs.py``
-compares every array. Modules, in pipeline order: ``read`` (chunks to codes), ``clean``,
-``encode`` (vocabularies, sequence order), ``samples`` (split, negatives), ``npy`` (block
-writer), ``build`` (the whole flow), ``data`` (the folder layout and `OnDiskData`),
-``dataset`` (the lazy torch Dataset). ``benchmarks/bench_large_logs.py`` measures time and
-peak memory at 1M, 10M and 30M events.
+`prepare` holds the raw frame and several int64 copies of it (~0.6 GB per million events).
+``prepare_to_disk`` runs the same functions on the CSV in chunks and on compact codes (~46
+bytes per event at the peak), writes sequences and samples as .npy files, and `OnDiskData`
+maps them read-only, so a DataLoader touches only the pages of its batches. The results
+equal `prepare`'s, array by array (``tests/test_large_logs.py``). Modules: ``read`` (chunks
+to codes), ``clean`` (counts and dropped rows), ``sequences`` (codes to stored sequences and
+split), ``npy`` (block writer), ``build`` (the driver), ``data`` (the folder layout and
+`OnDiskData`), ``dataset`` (the lazy torch Dataset).
 """
 
 from course_lib.data.ondisk.build import prepare_to_disk

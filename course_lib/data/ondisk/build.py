@@ -1,22 +1,21 @@
 """`prepare_to_disk`: `prepare` for a log CSV larger than memory, writing its results to disk.
 
-The same steps as `prepare`, in the same order and with the same rules, on compact arrays.
-Memory per event at each step (B = bytes; N events, kept throughout step 1 to 3: 21 B):
+The same functions as `prepare`, step by step, on compact arrays. Memory per event (B =
+bytes; the codes of step 1, 21 B, are kept through step 3):
 
-1. ``read``: the CSV in chunks, each validated, into int32 codes: 21 B, plus one chunk of
-   raw text and frames (~0.1 GB for a million rows, whatever the log's size);
-2. ``clean``: one stable sort by (user, timestamp) finds duplicates and orders the events:
-   +8 B sort key, +8 B the sort's int64 result and up to +4 B its scratch, +4 B the int32
-   order kept: ~45 B at the peak;
-3. ``encode``: vocabularies from counts of the kept codes, the kept rows moved into sequence
-   order by a linear scatter (~+20 B of int32 temporaries), the sequence arrays written one at
-   a time (+8 B for the packed (item, category) pairs counted on the way), then all freed;
-4. ``samples``: split and negative sampling block by block from the memory-mapped sequences:
-   8 B per training target in memory, one block of candidates, and the pages of item.npy read.
+1. read: validated chunks (`read_chunks`) into int32 codes: 21 B, plus one chunk of raw text
+   and frames (~0.1 GB for a million rows, whatever the log's size);
+2. clean: `drop_steps`, whose stable sort (`sequence_order`) takes +8 B key, +8 B result and
+   up to +4 B scratch, then keeps the order as int32 (+4 B): ~45 B at the peak;
+3. encode: the kept rows moved from user-code order into sequence order by a linear scatter
+   (~+20 B of int32 temporaries), the sequence arrays written one at a time (+8 B for the
+   (item, category) pairs counted on the way), then all freed;
+4. split and samples, block by block from the memory-mapped sequences: 8 B per training
+   target, one block of candidates, and the pages of item.npy read.
 
-Measured (benchmarks/bench_large_logs.py): 1.74 GB peak at 30M events, of which 0.34 GB is
-the interpreter with numpy, pandas and torch: ~46 B per event. Time is linear in the events
-except the sort (N log N; nearly linear for files already grouped by user, such as Taobao's).
+Measured (benchmarks/bench_large_logs.py): ~1.7 GB peak at 30M events, of which 0.34 GB is
+the interpreter with numpy, pandas and torch. Time is linear in the events except the sort
+(N log N; nearly linear for files already grouped by user, such as Taobao's).
 """
 
 from __future__ import annotations
@@ -33,13 +32,19 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib.data.clean import TimeBound, cleaning_bounds, require_rows_left
+from course_lib.data.clean import TimeBound, cleaning_bounds, drop_steps, require_rows_left
 from course_lib.data.encode import funnel
-from course_lib.data.ondisk.clean import CleaningCounts, clean_compact, write_dropped
+from course_lib.data.ondisk.clean import CleaningCounts, write_dropped
 from course_lib.data.ondisk.data import FORMAT_VERSION, PARTS, OnDiskData, open_sequences
-from course_lib.data.ondisk.encode import compact_vocabularies, sequence_rows, write_sequences
+from course_lib.data.ondisk.npy import NpyWriter
 from course_lib.data.ondisk.read import read_compact
-from course_lib.data.ondisk.samples import split_by_users, write_candidates
+from course_lib.data.ondisk.sequences import (
+    code_vocabularies,
+    sequence_rows,
+    split_by_users,
+    write_sequences,
+)
+from course_lib.data.samples import draw_candidates
 from course_lib.data.schema import TAOBAO_BEHAVIORS
 from course_lib.data.sequences import Sequences
 from course_lib.data.split import Split, leave_last_out
@@ -118,13 +123,18 @@ def prepare_to_disk(
             sep=sep,
             encoding=encoding,
         )
+        if len(log) >= 2**31:
+            raise ValueError(f"{len(log):,} rows: more than this pipeline's int32 rows hold")
         phase_done("read")
-        step, order = clean_compact(
-            log, start=start, end=end, min_events_per_user=min_events_per_user
+        step, order = drop_steps(
+            log.user,
+            log.timestamp,
+            (log.item, log.category, log.behavior),
+            window=(lo, hi),
+            min_events_per_user=min_events_per_user,
         )
-        dropped_rows = np.bincount(step, minlength=4)[1:]
-        rows_out = len(log) - int(dropped_rows.sum())
-        counts = CleaningCounts(len(log), rows_out, tuple(dropped_rows.tolist()))
+        order = order.astype(np.int32)  # rows by (user code, timestamp, row)
+        counts = CleaningCounts.of(step)
         require_rows_left(
             counts,
             source=str(csv_path),
@@ -134,16 +144,14 @@ def prepare_to_disk(
             timestamps=log.timestamp,
         )
         if keep_dropped:
-            write_dropped(log, step, behaviors, work / "dropped.csv", chunksize)
+            write_dropped(log, step, work / "dropped.csv", chunksize)
         phase_done("clean")
-        vocabularies, tables = compact_vocabularies(log, step == 0, behaviors)
+        vocabularies, tables = code_vocabularies(log, step == 0, behaviors)
         vocabularies.save(work / "vocabularies.json")
-        num_users = len(vocabularies.user)
-        rows, offsets = sequence_rows(log.user, step, order, tables["user"], num_users)
+        num_items = len(vocabularies.item)
+        rows, offsets = sequence_rows(log.user, step, order, tables["user"])
         del step, order
-        item_category = write_sequences(
-            work / "sequences", log, rows, offsets, tables, vocabularies
-        )
+        item_category = write_sequences(work / "sequences", log, rows, offsets, tables, num_items)
         np.save(work / "item_category.npy", item_category)
         del log, rows  # from here on, only the memory-mapped sequences
         phase_done("encode and sequences")
@@ -154,10 +162,13 @@ def prepare_to_disk(
             targets = getattr(split, part)
             (work / part).mkdir()
             np.save(work / part / "target.npy", targets)
-            path, num_items = work / part / "candidate.npy", len(vocabularies.item)
-            write_candidates(
-                path, sequences.item, targets, num_items, num_negatives, seed + offset, chunksize
-            )
+            rng = np.random.default_rng(seed + offset)  # as `prepare` seeds the part
+            shape = (len(targets), num_negatives + 1)
+            with NpyWriter(work / part / "candidate.npy", np.int32, shape) as writer:
+                # At least one block, so an empty part still checks the vocabulary.
+                for begin in range(0, max(len(targets), 1), chunksize):
+                    next_item = sequences.item[targets[begin : begin + chunksize]]
+                    writer.write(draw_candidates(next_item, num_items, num_negatives, rng))
         phase_done("split and samples")
 
         meta = {

@@ -34,32 +34,27 @@ import numpy as np
 
 from course_lib.data.encode import Vocabularies
 from course_lib.data.ondisk.clean import CleaningCounts
-from course_lib.data.ondisk.dataset import OnDiskDataset
+from course_lib.data.ondisk.dataset import OnDiskDataset, StoredSamples
+from course_lib.data.pipeline import PARTS, PreparedData, check_part
 from course_lib.data.samples import Samples
 from course_lib.data.sequences import Sequences
 from course_lib.data.split import Split
 
 FORMAT_VERSION = 1
-PARTS = ("train", "valid", "test")
 SEQUENCE_FIELDS = ("users", "offsets", "item", "category", "behavior", "timestamp", "event_index")
 
 
 @dataclass(frozen=True)
-class OnDiskData:
-    """Prepared data whose large arrays stay on disk as read-only memory maps.
+class OnDiskData(PreparedData):
+    """`PreparedData` whose large arrays stay on disk as read-only memory maps.
 
-    Has the attributes of `PreparedData` except the in-memory samples: ``vocabularies``,
-    ``item_category``, ``sequences``, ``split`` (arrays memory-mapped), ``cleaning`` (counts
-    per reason) and ``dataset(part, max_len)``; ``samples(part)`` makes a part's `Samples`.
+    ``sequences``, ``split`` and ``candidates`` are memory maps; ``train``, ``valid`` and
+    ``test`` are `StoredSamples`, read from disk when asked (``samples(part)`` gives all of a
+    part as `Samples`); ``cleaning`` is a `CleaningCounts`.
     """
 
     folder: Path
-    vocabularies: Vocabularies
-    item_category: np.ndarray  # (num_items,) in memory: small and read for every sample
-    sequences: Sequences
-    split: Split
     candidates: dict[str, np.ndarray]  # part -> (T, 1 + num_negatives) memory map
-    cleaning: CleaningCounts
     meta: dict  # the contents of meta.json
 
     @classmethod
@@ -75,47 +70,50 @@ class OnDiskData:
             fix = "prepare it again with this version of course_lib"
             problem = f"format {meta.get('format')}, this version reads {FORMAT_VERSION}"
             raise ValueError(f"{folder}: {problem}. Fix: {fix}")
+        vocabularies = Vocabularies.load(folder / "vocabularies.json")
+        item_category = np.load(folder / "item_category.npy")  # small, read for every sample
+        sequences = open_sequences(folder)
+        split = Split(**{part: _map(folder / part / "target.npy") for part in PARTS})
+        candidates = {part: _map(folder / part / "candidate.npy") for part in PARTS}
+        buy_index = vocabularies.conversion_index
+        parts = {
+            part: StoredSamples(
+                sequences, getattr(split, part), candidates[part], item_category, buy_index
+            )
+            for part in PARTS
+        }
         counts, dropped = meta["cleaning"], folder / "dropped.csv"
+        cleaning = CleaningCounts(
+            rows_in=counts["rows_in"],
+            rows_out=counts["rows_out"],
+            dropped_rows=tuple(counts["dropped_rows"]),
+            dropped_path=dropped if dropped.is_file() else None,
+        )
         return cls(
+            vocabularies=vocabularies,
+            item_category=item_category,
+            sequences=sequences,
+            split=split,
+            cleaning=cleaning,
+            **parts,
             folder=folder,
-            vocabularies=Vocabularies.load(folder / "vocabularies.json"),
-            item_category=np.load(folder / "item_category.npy"),
-            sequences=open_sequences(folder),
-            split=Split(**{part: _map(folder / part / "target.npy") for part in PARTS}),
-            candidates={part: _map(folder / part / "candidate.npy") for part in PARTS},
-            cleaning=CleaningCounts(
-                rows_in=counts["rows_in"],
-                rows_out=counts["rows_out"],
-                dropped_rows=tuple(counts["dropped_rows"]),
-                dropped_path=dropped if dropped.is_file() else None,
-            ),
+            candidates=candidates,
             meta=meta,
         )
 
-    @property
-    def behaviors(self) -> tuple[str, ...]:
-        """The behavior funnel the data was prepared with; its last behavior is the buy label."""
-        return self.vocabularies.behaviors
-
     def dataset(self, part: str, max_len: int = 50) -> OnDiskDataset:
         """The torch Dataset of one part, "train", "valid" or "test", read lazily from disk."""
-        if part not in PARTS:
-            raise ValueError(f"part must be 'train', 'valid' or 'test', got {part!r}")
-        return OnDiskDataset(
-            self.sequences,
-            getattr(self.split, part),
-            self.candidates[part],
-            self.item_category,
-            self.vocabularies.conversion_index,
-            max_len=max_len,
-        )
+        check_part(part)
+        return OnDiskDataset(self.sequences, getattr(self, part), max_len=max_len)
 
     def samples(self, part: str) -> Samples:
         """All samples of one part in memory, equal to ``prepare(...)``'s ``train`` (etc.).
 
         Needs `prepare`'s 72 bytes per sample: for a large part, read batches instead.
         """
-        return self.dataset(part).samples()
+        check_part(part)
+        stored = getattr(self, part)
+        return stored.take(np.arange(len(stored)))
 
 
 def open_sequences(folder: Path) -> Sequences:

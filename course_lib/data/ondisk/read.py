@@ -1,57 +1,31 @@
-"""Read a behavior-log CSV in chunks into compact encoded columns (the first on-disk step).
+"""Read a behavior-log CSV in validated chunks into compact codes (the first on-disk step).
 
-Each chunk is validated with `validate_log` (errors name the file and the line) and then
-reduced to small integer codes, so memory holds 21 bytes per event instead of the raw frame
-(~100 bytes per event as pandas objects):
-
-| column    | dtype | bytes | meaning                                                 |
-| --------- | ----- | ----- | ------------------------------------------------------- |
-| user      | int32 | 4     | code of the raw user id, in order of first appearance   |
-| item      | int32 | 4     | code of the raw item id                                 |
-| category  | int32 | 4     | code of the raw category id                             |
-| behavior  | int8  | 1     | position of the behavior in the funnel (0 = first)      |
-| timestamp | int64 | 8     | unix seconds, as in the file                            |
-
-An event's row number in the file (0 = first data line) is its position in these arrays, the
-same row label `read_log` gives it. Codes are provisional: vocabulary indices (frequency
-order) need the counts of the clean log, which only exist after cleaning. The optional
-``value`` column and extra columns are validated and then dropped, as `prepare` ignores them.
+The chunks come from `read_chunks`, the reader of `read_log`; each is reduced to small integer
+codes, so memory holds 21 bytes per event instead of the raw frame (~100 as pandas objects):
+int32 codes of the user, item and category ids (in order of first appearance), the int8
+position of the behavior in the funnel, and the int64 timestamp. An event's position in these
+arrays is its row in the file (0 = first data line), the row label `read_log` gives it. The
+optional ``value`` column and extra columns are validated and then dropped, as `prepare`
+ignores them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from course_lib.data.csvfile import (
-    TEXT_DTYPES,
-    TYPED_DTYPES,
-    check_file,
-    check_layout,
-    csv_options,
-    parse_errors,
-    typed_parse_is_exact,
-)
-from course_lib.data.ondisk.codebook import Codebook
-from course_lib.data.schema import ID_COLUMNS, LOG_COLUMNS, LogValidationError, validate_log
+from course_lib.data.csvfile import read_chunks
 
-# A categorical behavior column costs one byte per row. Unknown behaviors stay visible (the
-# categories are not fixed), so the validator can name them.
-_BEHAVIOR = {"behavior": "category"}
-_CODED = ("user", "item", "category")  # short names of the coded ID_COLUMNS
-
-
-class _TypedParseFailed(Exception):
-    """A value did not parse with the explicit dtypes; the file is read again without them."""
+CODED = {"user": "user_id", "item": "item_id", "category": "category_id"}
 
 
 @dataclass(frozen=True)
 class CompactLog:
-    """A validated log as codes (see the module docstring); ``N`` rows in file order."""
+    """A validated log as codes; ``N`` rows in file order."""
 
     user: np.ndarray  # (N,) int32
     item: np.ndarray  # (N,) int32
@@ -61,9 +35,19 @@ class CompactLog:
     user_ids: np.ndarray  # (K_user,) int64 raw id of each user code
     item_ids: np.ndarray  # (K_item,) int64
     category_ids: np.ndarray  # (K_category,) int64
+    behaviors: tuple[str, ...]  # the funnel
 
     def __len__(self) -> int:
         return len(self.timestamp)
+
+    def frame(self, rows: np.ndarray) -> pd.DataFrame:
+        """Some rows decoded to the contract columns, indexed by row."""
+        frame = pd.DataFrame(index=rows)
+        for short, column in CODED.items():
+            frame[column] = getattr(self, f"{short}_ids")[getattr(self, short)[rows]]
+        frame["behavior"] = np.asarray(self.behaviors, dtype=object)[self.behavior[rows]]
+        frame["timestamp"] = self.timestamp[rows]
+        return frame
 
 
 def read_compact(
@@ -71,60 +55,43 @@ def read_compact(
     *,
     behaviors: Sequence[str],
     chunksize: int,
-    header: bool = True,
-    sep: str = ",",
-    encoding: str = "utf-8",
+    header: bool,
+    sep: str,
+    encoding: str,
 ) -> CompactLog:
-    """Read, validate and encode a log CSV ``chunksize`` rows at a time.
-
-    Args:
-        path: the CSV (plain or compressed); with ``header`` it names the contract columns,
-            without it the five columns come in contract order (Taobao's UserBehavior.csv).
-        behaviors: the allowed behaviors in funnel order.
-        chunksize: rows per chunk; memory for the raw text is bounded by one chunk.
-        header: whether the first line is a header.
-        sep, encoding: the field separator and the text encoding, as for `read_log`.
-
-    Raises:
-        LogFileNotFoundError: If the file does not exist.
-        LogValidationError: For a folder, an empty or malformed file, or a chunk that breaks
-            the contract (the message gives the file line of each offending value).
-    """
-    path = Path(path)
-    check_file(path)
-    options = csv_options(header=header, sep=sep, encoding=encoding) | {"chunksize": chunksize}
-    try:
-        return _read(path, tuple(behaviors), options, header, typed=True)
-    except _TypedParseFailed:
-        return _read(path, tuple(behaviors), options, header, typed=False)
-
-
-def _read(
-    path: Path, behaviors: tuple[str, ...], options: dict, header: bool, typed: bool
-) -> CompactLog:
-    """One pass over the file, with the ids and timestamps parsed as int64 or as text."""
-    codebooks = [Codebook() for _ in ID_COLUMNS]
-    funnel = pd.Index(behaviors)
-    columns = {name: _Column(np.int32) for name in _CODED}
+    """Read, validate and encode a log CSV ``chunksize`` rows at a time (see `read_chunks`)."""
+    csv = {"header": header, "sep": sep, "encoding": encoding}
+    books = {short: Codebook() for short in CODED}
+    columns = {short: _Column(np.int32) for short in CODED}
     columns["behavior"], columns["timestamp"] = _Column(np.int8), _Column(np.int64)
-    first_line = 2 if header else 1
-    rows = 0
-    for chunk in _chunks(path, options, header, typed):
-        if rows == 0:
-            check_layout(chunk, path, header=header, sep=options["sep"])
-        line = first_line + rows
-        valid = validate_log(chunk, source=str(path), behaviors=behaviors, line_offset=line)
-        for column, name, codebook in zip(ID_COLUMNS, _CODED, codebooks, strict=True):
-            columns[name].append(codebook.encode(valid[column].to_numpy()))
-        columns["behavior"].append(funnel.get_indexer(valid["behavior"]))
-        columns["timestamp"].append(valid["timestamp"].to_numpy())
-        rows += len(chunk)
-    if rows == 0:  # a header and no data: let the validator say so, as read_log does
-        validate_log(pd.DataFrame(columns=list(LOG_COLUMNS)), source=str(path), line_offset=1)
-    ids = {
-        f"{name}_ids": book.ids.to_numpy() for name, book in zip(_CODED, codebooks, strict=True)
-    }
-    return CompactLog(**{name: column.values() for name, column in columns.items()}, **ids)
+    funnel = pd.Index(behaviors)
+    for chunk in read_chunks(Path(path), behaviors=behaviors, chunksize=chunksize, **csv):
+        for short, column in CODED.items():
+            columns[short].append(books[short].encode(chunk[column].to_numpy()))
+        columns["behavior"].append(funnel.get_indexer(chunk["behavior"]))
+        columns["timestamp"].append(chunk["timestamp"].to_numpy())
+    ids = {f"{short}_ids": book.ids.to_numpy() for short, book in books.items()}
+    arrays = {name: column.values() for name, column in columns.items()}
+    return CompactLog(**arrays, **ids, behaviors=tuple(behaviors))
+
+
+class Codebook:
+    """Raw int64 ids to int32 codes 0, 1, ... in order of first appearance, chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.ids = pd.Index(np.empty(0, dtype=np.int64))  # (K,) raw id of each code
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        """Codes of ``values``, adding the ids not seen before. Shape (n,), int32."""
+        local, uniques = pd.factorize(values)  # the chunk's distinct ids, hashed once
+        codes = self.ids.get_indexer(uniques)
+        new = codes < 0
+        if new.any():
+            codes[new] = len(self.ids) + np.arange(new.sum())
+            self.ids = self.ids.append(pd.Index(uniques[new]))
+        if len(self.ids) >= 2**31:
+            raise ValueError("more than 2**31 distinct ids: they do not fit int32 codes")
+        return codes.astype(np.int32)[local]
 
 
 class _Column:
@@ -150,29 +117,3 @@ class _Column:
     def values(self) -> np.ndarray:
         """The values appended so far (a view of the buffer)."""
         return self._buffer[: self._size]
-
-
-def _chunks(path: Path, options: dict, header: bool, typed: bool) -> Iterator[pd.DataFrame]:
-    """The raw chunks, turning pandas' parse errors into messages that name the file."""
-    dtype = (TYPED_DTYPES if typed else TEXT_DTYPES) | _BEHAVIOR
-    # low_memory=False after a failed typed parse: one dtype per column and chunk
-    extra = {} if typed else {"low_memory": False}
-    encoding = options["encoding"]
-    with parse_errors(path, header=header, encoding=encoding):
-        reader = pd.read_csv(path, dtype=dtype, **options, **extra)
-    with reader:
-        while True:
-            try:
-                with parse_errors(path, header=header, encoding=encoding):
-                    chunk = next(reader, None)
-            except LogValidationError:
-                raise
-            except (ValueError, OverflowError):
-                if typed:
-                    raise _TypedParseFailed from None
-                raise
-            if chunk is None:
-                return
-            if typed and not typed_parse_is_exact(chunk):
-                raise _TypedParseFailed
-            yield chunk
