@@ -74,6 +74,15 @@ def make_batch(size: int = 6) -> dict[str, torch.Tensor]:
     }
 
 
+def assert_same_predictions(model: MultiTaskModel, loaded: MultiTaskModel) -> None:
+    """Both models give exactly the same outputs on the same batch."""
+    batch = make_batch()
+    with torch.no_grad():
+        expected, actual = model(batch), loaded(batch)
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=0)
+
+
 def save(path, model, architecture="mmoe", **changes) -> None:
     save_checkpoint(
         path,
@@ -92,11 +101,7 @@ def test_round_trip_gives_identical_predictions(tmp_path, architecture) -> None:
     loaded = load_checkpoint(tmp_path / "model.pt", vocabularies=VOCABULARIES)
     assert loaded.config == CONFIG and loaded.tasks == TASKS and not loaded.model.training
     assert loaded.vocabularies == VOCABULARIES and loaded.metrics == {"click": {"roc_auc": 0.7}}
-    batch = make_batch()
-    with torch.no_grad():
-        expected, actual = model(batch), loaded.model(batch)
-    for name in expected:
-        torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=0)
+    assert_same_predictions(model, loaded.model)
 
 
 def test_the_file_holds_only_plain_types(tmp_path) -> None:
@@ -155,11 +160,7 @@ def test_round_trip_keeps_the_next_item_prior(tmp_path) -> None:
     save(tmp_path / "model.pt", model, "shared_bottom")
     loaded = load_checkpoint(tmp_path / "model.pt")
     assert loaded.config.next_item_prior and loaded.model.prior_weight["click"].item() == 0.5
-    batch = make_batch()
-    with torch.no_grad():
-        expected, actual = model(batch), loaded.model(batch)
-    for name in expected:
-        torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=0)
+    assert_same_predictions(model, loaded.model)
 
 
 def test_round_trip_keeps_the_pair_biases(tmp_path) -> None:
@@ -170,11 +171,7 @@ def test_round_trip_keeps_the_pair_biases(tmp_path) -> None:
     save(tmp_path / "model.pt", model, "esmm")
     loaded = load_checkpoint(tmp_path / "model.pt", vocabularies=VOCABULARIES)
     assert loaded.config.pair_biases and loaded.config.num_users == len(VOCABULARIES.user)
-    batch = make_batch()
-    with torch.no_grad():
-        expected, actual = model(batch), loaded.model(batch)
-    for name in expected:
-        torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=0)
+    assert_same_predictions(model, loaded.model)
 
 
 def test_a_checkpoint_from_before_a_weight_was_added_loads_with_its_start_value(tmp_path) -> None:

@@ -14,7 +14,7 @@ from torch import nn
 from course_lib.tasks import Task
 from course_lib.training import trainer
 from course_lib.training.options import TrainOptions
-from course_lib.training.trainer import fit
+from course_lib.training.trainer import FitResult, fit
 from course_lib.training.weighting import FixedWeights, MultiTaskLoss, SumOfLosses, TaskWeighting
 
 # The toy logs here have few validation positives on purpose: fit's warning about it is
@@ -197,6 +197,19 @@ def test_a_weighted_monitor_picks_the_best_combination(monkeypatch) -> None:
     assert result.best_score == pytest.approx(0.85 - 0.30)
 
 
+def fit_one_epoch(train: list, valid: list | None = None, **arguments) -> FitResult:
+    """``fit`` of a fresh TinyModel for one epoch on the CPU, without a progress bar."""
+    return fit(
+        TinyModel(),
+        TASKS,
+        train,
+        [make_batch()] if valid is None else valid,
+        epochs=1,
+        options=TrainOptions(device="cpu", progress=False),
+        **arguments,
+    )
+
+
 @pytest.mark.parametrize(
     ("monitor", "message"),
     [
@@ -208,15 +221,7 @@ def test_a_weighted_monitor_picks_the_best_combination(monkeypatch) -> None:
 )
 def test_a_weighted_monitor_must_be_higher_is_better(monitor, message) -> None:
     with pytest.raises(ValueError, match=message):
-        fit(
-            TinyModel(),
-            TASKS,
-            [make_batch()],
-            [make_batch()],
-            epochs=1,
-            monitor=monitor,
-            options=TrainOptions(device="cpu", progress=False),
-        )
+        fit_one_epoch([make_batch()], monitor=monitor)
 
 
 def test_a_learnable_weighting_is_optimised_with_the_model() -> None:
@@ -229,39 +234,16 @@ def test_a_learnable_weighting_is_optimised_with_the_model() -> None:
             return self.log_scale.exp() * sum(losses.values()) + self.log_scale**2
 
     weighting = LearnedScale()
-    fit(
-        TinyModel(),
-        TASKS,
-        [make_batch()] * 5,
-        [make_batch()],
-        epochs=1,
-        weighting=weighting,
-        options=TrainOptions(device="cpu", progress=False),
-    )
+    fit_one_epoch([make_batch()] * 5, weighting=weighting)
     assert weighting.log_scale.item() < 0  # pulled down by the losses it scales
 
 
 def test_a_bad_label_or_monitor_fails_clearly() -> None:
     batch = make_batch() | {"next_behavior": torch.full((32,), 7)}
     with pytest.raises(ValueError, match="next_behavior"):
-        fit(
-            TinyModel(),
-            TASKS,
-            [batch],
-            [batch],
-            epochs=1,
-            options=TrainOptions(device="cpu", progress=False),
-        )
+        fit_one_epoch([batch], valid=[batch])
     with pytest.raises(KeyError, match="monitor"):
-        fit(
-            TinyModel(),
-            TASKS,
-            [make_batch()],
-            [make_batch()],
-            epochs=1,
-            monitor=("click", "nope"),
-            options=TrainOptions(device="cpu", progress=False),
-        )
+        fit_one_epoch([make_batch()], monitor=("click", "nope"))
 
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])
