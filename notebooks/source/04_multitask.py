@@ -51,6 +51,7 @@ SEEDS = (0, 1, 2)
 DEVICE = get_device()  # a GPU if there is one, else the CPU (notebook 00)
 EMBED_DIM = 32  # D
 HIDDEN_DIM = 32  # H
+ENCODER = "lstm"  # the sequence encoder of every model (notebook 03)
 MAX_LEN = 10  # events of history per sample: the recent ones carry most of the signal
 NUM_NEGATIVES = 4
 BATCH_SIZE = 512
@@ -102,9 +103,10 @@ assert 33.5 < rates["click"].item() / rates["buy"].item() < 34.5  # "34 times mo
 
 # %% [markdown]
 # ## 2. Four ways to share
-# Every model reads the history with the same embeddings and sequence encoder (a CNN, the
-# fastest order-aware encoder of notebook 03), and builds the same features $x$ from the user
-# state and the candidate. They differ in what the tasks share after that:
+# Every model reads the history with the same embeddings and sequence encoder, the LSTM of
+# notebook 03 (on histories of 10 events it trains about as fast as the CNN), and builds the
+# same features $x$ from the user state and the candidate. They differ in what the tasks share
+# after that:
 #
 # - **single-task**: one network per task, nothing shared (the baseline);
 # - **shared-bottom** (hard sharing, Caruana 1997): one MLP for all tasks, then a small tower
@@ -132,7 +134,7 @@ mmoe = build_model(
     data,
     candidate_tasks,
     architecture="mmoe",
-    encoder="cnn",
+    encoder=ENCODER,
     embed_dim=EMBED_DIM,
     hidden_dim=HIDDEN_DIM,
 )
@@ -169,7 +171,7 @@ def build(architecture: str, task_names: list[str], seed: int, data=data, tasks=
         data,
         chosen,
         architecture=architecture,
-        encoder="cnn",
+        encoder=ENCODER,
         embed_dim=EMBED_DIM,
         hidden_dim=HIDDEN_DIM,
         label_rates=label_rates(chosen, data.train),
@@ -211,6 +213,11 @@ pd.DataFrame({"biases at zero": zeroed, "biases at the label rates": started}).r
 # trained from three seeds, and the seed sets the initial weights and the order of the
 # training batches alike, so every model sees the same batches on the same seed; then every
 # task is scored on the test users.
+#
+# This is where the notebook's time goes: 21 trainings here and 18 in section 5, a few
+# seconds each (printed below). That is why it runs for about two minutes on a 2-core CPU,
+# twice the one minute the other notebooks keep to. Fewer seeds would make it fit, but one or
+# two seeds cannot tell a real difference from luck, which is the point of this section.
 
 # %%
 train_set = data.dataset("train", MAX_LEN)
@@ -271,12 +278,14 @@ fractions.round(3)
 
 # %% [markdown]
 # The rare task gains. Every multi-task model raises the buy AUC above the single-task buy
-# model, by more than the spread over seeds (the gains are 3 to 5 points of AUC): with 0.6%
+# model, by more than the spread over seeds (the gains are about 5 points of AUC): with 0.6%
 # positives, a buy model alone sees few buys to learn what users want, while the click task,
 # 34 times richer, teaches the shared layers exactly that. Click, the data-rich task, has
-# nothing to gain and stays within a point of its single-task model. Next behavior is hard for all
-# (the funnel depends on hidden traits of the user and the item). On this small budget all
-# models stay well below the Bayes limit. A full budget closes most of the gap: every training
+# nothing to gain and pays a little for sharing: on this short budget every multi-task model
+# is 1 to 3 points below the single-task click model, its shared layers serving buy and next
+# behavior too (a mild negative transfer, which section 5 provokes in earnest). Next behavior
+# is hard for all (the funnel depends on hidden traits of the user and the item). On this small
+# budget all models stay well below the Bayes limit. A full budget closes most of the gap: every training
 # sample for several epochs, histories of 50 events, and the next-item task as a helper, whose
 # softmax over the whole catalogue teaches the shared layers more per sample than click's four
 # negatives. The README's "The strongest model" gives that command and what it reaches.
@@ -286,10 +295,10 @@ buy_mean, buy_std = table[("buy AUC", "mean")], table[("buy AUC", "std")]
 single = "single-task: buy"
 for name in ("shared-bottom", "MMoE", "PLE", "ESMM"):
     gain = buy_mean[name] - buy_mean[single]
-    assert gain > max(buy_std[name], buy_std[single]) and 0.03 < gain < 0.06, name
+    assert gain > max(buy_std[name], buy_std[single]) and 0.03 < gain < 0.08, name
 click_mean = table[("click AUC", "mean")]
-for name in ("shared-bottom", "MMoE", "PLE", "ESMM"):
-    assert abs(click_mean[name] - click_mean["single-task: click"]) < 0.01, name
+for name in ("shared-bottom", "MMoE", "PLE", "ESMM"):  # "1 to 3 points below"
+    assert -0.04 < click_mean[name] - click_mean["single-task: click"] < -0.005, name
 
 # %% [markdown]
 # The validation curves of one seed, per task (the single-task curves come from three separate
@@ -410,19 +419,18 @@ plt.show()
 # When the drivers are unrelated or only half related, sharing **hurts**, on every seed and by
 # several points: the shared layers spend their capacity on click, and conversion ends up worse
 # than on its own. That is negative transfer. When click and conversion share their driver,
-# the sign turns: learning them together helps conversion by about a point on average, the
-# click task with its far more labels teaching the shared layers what conversion needs. On
-# this small budget and with about 120 test conversions that gain is within the spread over seeds
-# (one seed of three loses); what is clear is the trend, from hurting to helping as the tasks
-# become related. That is the reason softer sharing (MMoE's gates, PLE's task-specific
-# experts) and the loss balancing of notebook 05 exist.
+# the sign turns: learning them together helps conversion, by a few points and on every seed,
+# the click task with its far more labels teaching the shared layers what conversion needs.
+# With about 120 test conversions each AUC is noisy, so read the trend rather than one number:
+# from hurting to helping as the tasks become related. That is the reason softer sharing
+# (MMoE's gates, PLE's task-specific experts) and the loss balancing of notebook 05 exist.
 
 # %%
 for relatedness in (0.0, 0.5):  # hurts on every seed, by more than the seed spread
     assert (sweep.loc[relatedness, "gain"] < 0).all(), relatedness
     assert gain.loc[relatedness, "mean"] + gain.loc[relatedness, "std"] < -0.02, relatedness
-assert 0.0 < gain.loc[1.0, "mean"] < gain.loc[1.0, "std"]  # helps on average, within the spread
-assert (sweep.loc[1.0, "gain"] < 0).sum() == 1  # "one seed of three loses"
+assert (sweep.loc[1.0, "gain"] > 0).all()  # helps on every seed
+assert 0.01 < gain.loc[1.0, "mean"] < 0.08  # "by a few points"
 assert gain.loc[1.0, "mean"] > gain.loc[0.0, "mean"] + 0.04  # the trend: hurting -> helping
 conversions = sweep_data.test.buy.sum()  # the last log's (relatedness 1.0) test conversions
 assert 100 < conversions < 140, conversions  # "about 120"
