@@ -163,7 +163,9 @@ def test_example_fields_and_dtypes(small_prepared) -> None:
         "next_behavior",
         "next_item",
         "next_category",
+        "target",
     }
+    assert example["target"].item() == small_prepared.valid.target[3]
     for key in HISTORY_KEYS:
         assert example[key].dtype == torch.int64
         assert example[key].ndim == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -97,21 +98,25 @@ def test_after_step_runs_once_per_step(next_item_data) -> None:
     assert len(calls) == 3
 
 
-@pytest.mark.parametrize("exclude_history", [False, True])
-def test_evaluate_ranking_matches_one_shot_metrics(next_item_data, exclude_history) -> None:
+@pytest.mark.parametrize("exclude_seen", [False, True])
+def test_evaluate_ranking_matches_one_shot_metrics(next_item_data, exclude_seen) -> None:
     """Accumulating over uneven batches gives the metrics of all scores at once."""
     model = build_model(next_item_data).eval()
     dataset = next_item_data.dataset("test", max_len=20)
     loader = make_loader(dataset, 97)
+    seen = next_item_data.sequences if exclude_seen else None
     result = evaluate_ranking(
-        lambda b: model(b)["next_item"], loader, "cpu", ks=(5, 20), exclude_history=exclude_history
+        lambda b: model(b)["next_item"], loader, "cpu", ks=(5, 20), exclude_seen=seen
     )
     batch = next(iter(make_loader(dataset, len(dataset))))
     with torch.no_grad():
         scores = model(batch)["next_item"]
     exclude = None
-    if exclude_history:
-        exclude = history_mask(batch["history_item"], scores.shape[1], batch["next_item"])
+    if exclude_seen:  # the whole past: a dataset whose histories reach back to the first event
+        whole_past = next_item_data.dataset("test", max_len=10**6).batch(np.arange(len(dataset)))
+        exclude = history_mask(whole_past["history_item"], scores.shape[1], batch["next_item"])
+        window = history_mask(batch["history_item"], scores.shape[1], batch["next_item"])
+        assert (exclude & ~window).any()  # items seen before the 20-event history are dropped too
     expected = ranking_metrics(scores, batch["next_item"], ks=(5, 20), exclude=exclude)
     assert result.keys() == expected.keys()
     for key in expected:

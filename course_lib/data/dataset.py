@@ -72,12 +72,14 @@ class BehaviorDataset(Dataset):
 
         Shape:
             histories and ``mask``: (B, L) with L the longest history of the batch;
-            ``lengths`` and every other field: (B,).
+            ``lengths`` and every other field: (B,). ``target`` is the flat position of each
+            sample's target event in the sequences (to look further back than the history).
         """
         rows = self.samples.take(np.asarray(indices, dtype=np.int64))
         batch = padded_histories(self.sequences, self.history_starts(rows.target), rows.target)
         for name in ("user", "candidate", "candidate_category", *LABEL_FIELDS):
             batch[name] = torch.from_numpy(getattr(rows, name))
+        batch["target"] = torch.from_numpy(np.asarray(rows.target, dtype=np.int64))
         return batch
 
 

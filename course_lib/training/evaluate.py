@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
+from course_lib.data.dataset import padded_histories
+from course_lib.data.sequences import Sequences
 from course_lib.metrics.ranking import RankingAccumulator, history_mask
 from course_lib.metrics.tasks import NO_SAMPLES, task_metrics
 from course_lib.tasks import Batch, Task
@@ -24,7 +27,7 @@ def evaluate_ranking(
     loader: Iterable[Batch],
     device: torch.device | str,
     ks: Sequence[int] = (10,),
-    exclude_history: bool = False,
+    exclude_seen: Sequences | None = None,
 ) -> dict[str, float]:
     """HR@K, NDCG@K and MRR of next-item scores, accumulated batch by batch.
 
@@ -34,18 +37,37 @@ def evaluate_ranking(
         loader: batches whose ``next_item`` is the target.
         device: where batches go before scoring.
         ks: the cut-offs K.
-        exclude_history: drop items already in the history from the ranking (never the
-            target): the "recommend something new" protocol.
+        exclude_seen: the data's sequences, to drop from each ranking every item the user
+            interacted with before the target (their whole past, not only the history the
+            model reads), never the target itself: the "recommend something new" protocol.
     """
     accumulator = RankingAccumulator(ks)
     for batch in loader:
         batch = move_batch(batch, device)
         scores = score(batch)  # (B, V)
         exclude = None
-        if exclude_history:
-            exclude = history_mask(batch["history_item"], scores.shape[1], batch["next_item"])
+        if exclude_seen is not None:
+            exclude = seen_items(
+                exclude_seen, batch["target"], scores.shape[1], batch["next_item"]
+            )
         accumulator.update(scores, batch["next_item"], exclude)
     return accumulator.compute()
+
+
+def seen_items(
+    sequences: Sequences, target: torch.Tensor, num_items: int, keep: torch.Tensor
+) -> torch.Tensor:
+    """True at every item the user interacted with before each target event, except ``keep``.
+
+    Shape:
+        target: (B,) flat positions in the sequences; keep: (B,) -> (B, V) bool, on
+        ``keep``'s device
+    """
+    end = target.cpu().numpy()
+    user_start = np.asarray(sequences.offsets[:-1])
+    start = user_start[np.searchsorted(user_start, end, side="right") - 1]  # (B,)
+    past = padded_histories(sequences, start, end)["history_item"]  # (B, longest past)
+    return history_mask(past.to(keep.device), num_items, keep)
 
 
 def evaluate_tasks(

@@ -362,6 +362,8 @@ assert (train.candidate[train.click == 0] != train.next_item[train.click == 0]).
 # the `MAX_LEN` most recent events before each target; `collate_batch` (used by `make_loader`)
 # pads them on the right with 0 and returns each history's length and a mask that is `True` at
 # real events. The sequence encoders of notebook 03 use the lengths to skip the padding.
+# `target` says where each sample's target event sits in the flat sequences, for code that
+# must look further back than the history (excluding everything a user has seen, say).
 
 # %%
 # NBVAL_CHECK_OUTPUT
