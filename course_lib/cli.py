@@ -58,7 +58,6 @@ from course_lib.training.trainer import fit
 
 MONITOR = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse", "ranking": "MRR"}
 TASK_NAMES = list(standard_tasks(1, 1, 1))  # only the names: sizes come from the data
-NUM_NEGATIVES = 4  # sampled negative candidates per true next item
 FORMATS = ("csv", "taobao")  # --format: a CSV with a header, or Taobao's headerless file
 
 
@@ -146,6 +145,18 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="click and buy logits add log p(next item = candidate) from the next_item task, "
         "with a learned weight (needs next_item in --tasks)",
+    )
+    add(
+        "--pair-biases",
+        action="store_true",
+        help="click, buy and other single-output candidate tasks add a learned offset per "
+        "user and per item (mean + b_user + b_item)",
+    )
+    add(
+        "--num-negatives",
+        type=positive_int,
+        default=4,
+        help="sampled negative candidates per true next item (the click task's zeros)",
     )
     add("--max-len", type=positive_int, default=20, help="events of history per sample")
     add("--embed-dim", type=positive_int, default=32, help="embedding size D")
@@ -323,7 +334,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         behaviors=behaviors,
         start=window[0],
         end=window[1],
-        num_negatives=NUM_NEGATIVES,
+        num_negatives=args.num_negatives,
         seed=args.seed,
         source=args.data or "the bundled log",
     )
@@ -353,6 +364,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         embed_dim=args.embed_dim,
         hidden_dim=args.hidden_dim,
         next_item_prior=args.next_item_prior,
+        pair_biases=args.pair_biases,
         label_rates=label_rates(tasks, prepared.train),  # start at the base rates
     )
     monitor = (tasks[0].name, MONITOR[tasks[0].kind])  # the first task picks the best epoch
@@ -380,7 +392,9 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
     test = evaluate_tasks(model, tasks, loaders["test"], device)
     report = {
         "test": test,
-        "bayes_limit": None if args.data else bayes_limit_report(test, prepared),
+        "bayes_limit": None
+        if args.data
+        else bayes_limit_report(test, prepared, args.num_negatives),
         "history": result.history.to_dict(orient="records"),
         "best_epoch": result.best_epoch,
         "options": vars(args),
@@ -416,14 +430,16 @@ def read_data(args: argparse.Namespace) -> pd.DataFrame:
     return read_log(args.data, behaviors=tuple(args.behaviors), **text)
 
 
-def bayes_limit_report(test: dict[str, dict[str, float]], prepared: PreparedData) -> dict:
+def bayes_limit_report(
+    test: dict[str, dict[str, float]], prepared: PreparedData, num_negatives: int
+) -> dict:
     """The bundled log's click and buy test AUC as fractions of the simulator's Bayes limit.
 
     The bundled log is simulated, so ``simulate_bundled`` regenerates it with the true
     probability behind every label (a few seconds); see ``course_lib.simulate.limits``.
     """
     truth, vocab = simulate_bundled().truth, prepared.vocabularies
-    limits = bayes_limit_auc(truth, prepared.test, vocab, NUM_NEGATIVES)
+    limits = bayes_limit_auc(truth, prepared.test, vocab, num_negatives)
     return {
         task: {"auc": limit, "fraction": test[task]["roc_auc"] / limit}
         for task, limit in limits.items()

@@ -30,6 +30,8 @@ OPTIONS = [
     "--lr-schedule",
     "--ema-decay",
     "--next-item-prior",
+    "--pair-biases",
+    "--num-negatives",
     "--max-len",
     "--embed-dim",
     "--hidden-dim",
@@ -90,10 +92,11 @@ def test_on_the_bundled_log_the_auc_is_reported_as_a_fraction_of_the_bayes_limit
 ) -> None:
     arguments = ["train", "--tasks", "buy,click", "--epochs", "1", "--max-steps-per-epoch"]
     arguments += ["3", "--embed-dim", "8", "--hidden-dim", "8", "--max-len", "5"]
-    arguments += ["--ema-decay", "0.9"]
+    arguments += ["--ema-decay", "0.9", "--num-negatives", "2", "--pair-biases"]
     assert main([*arguments, "--no-progress", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "metrics.json").read_text())
-    assert report["options"]["ema_decay"] == 0.9
+    assert report["options"]["ema_decay"] == 0.9 and report["config"]["pair_biases"]
+    assert report["options"]["num_negatives"] == 2 and report["seconds"]["train"] > 0
     for task in ("click", "buy"):
         limit = report["bayes_limit"][task]
         assert 0.95 < limit["auc"] < 0.99  # the truth's AUC on the bundled test samples
@@ -119,6 +122,7 @@ def test_help_documents_every_option(capsys) -> None:
         (["--config", "missing.json"], "--config missing.json"),
         (["--next-item-prior"], "--next-item-prior needs next_item in --tasks"),
         (["--ema-decay", "1"], "--ema-decay: 1.0: choose a value between 0 and 1"),
+        (["--num-negatives", "0"], "--num-negatives: 0 is not a positive whole number"),
     ],
 )
 def test_bad_options_exit_with_status_2(capsys, arguments, message) -> None:
