@@ -41,6 +41,8 @@ from course_lib.data import (
     read_taobao_user_behavior,
 )
 from course_lib.data.csvfile import check_file
+from course_lib.data.pipeline import NUM_NEGATIVES
+from course_lib.data.samples import LIKE_THRESHOLD
 from course_lib.distributed import (
     Distributed,
     DistributedSetupError,
@@ -51,14 +53,15 @@ from course_lib.env import get_device, set_seed
 from course_lib.metrics.tasks import metrics_table
 from course_lib.models.factory import ARCHITECTURES, ENCODERS, build_model
 from course_lib.simulate import bayes_limit_auc
-from course_lib.tasks import label_rates, standard_tasks
+from course_lib.tasks import explicit_tasks, label_rates, standard_tasks
 from course_lib.training.evaluate import evaluate_tasks
 from course_lib.training.options import LR_SCHEDULES, TrainOptions
 from course_lib.training.trainer import fit
 
 MONITOR = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse", "ranking": "MRR"}
-TASK_NAMES = list(standard_tasks(1, 1, 1))  # only the names: sizes come from the data
+TASK_NAMES = [*standard_tasks(1, 1, 1), *explicit_tasks()]  # names only: sizes from the data
 FORMATS = ("csv", "taobao")  # --format: a CSV with a header, or Taobao's headerless file
+FEEDBACK = ("implicit", "explicit")  # --feedback: how samples are made (see prepare)
 
 
 def positive_int(text: str) -> int:
@@ -153,10 +156,22 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
         "user and per item (mean + b_user + b_item)",
     )
     add(
+        "--feedback",
+        choices=FEEDBACK,
+        default="implicit",
+        help="implicit: the true next item and sampled negatives (click, buy); explicit: every "
+        "event is a sample labelled by the log's value column (like, rating)",
+    )
+    add(
         "--num-negatives",
         type=positive_int,
-        default=4,
-        help="sampled negative candidates per true next item (the click task's zeros)",
+        help="implicit feedback: sampled negative candidates per true next item (default 4)",
+    )
+    add(
+        "--like-threshold",
+        type=float,
+        default=LIKE_THRESHOLD,
+        help="a value (rating) at or above it is a like",
     )
     add("--max-len", type=positive_int, default=20, help="events of history per sample")
     add("--embed-dim", type=positive_int, default=32, help="embedding size D")
@@ -254,6 +269,7 @@ def _check_choices(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         "encoder": ENCODERS,
         "lr_schedule": LR_SCHEDULES,
         "format": FORMATS,
+        "feedback": FEEDBACK,
     }
     for name, choices in choosable.items():
         if getattr(args, name) not in choices:
@@ -262,6 +278,8 @@ def _check_choices(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     unknown = [name for name in args.tasks if name not in TASK_NAMES]
     if unknown:
         parser.error(f"--tasks: unknown task(s) {unknown}; choose from {TASK_NAMES}")
+    if args.feedback == "explicit" and args.num_negatives is not None:
+        parser.error("--num-negatives: explicit feedback samples every event, with no negatives")
     if args.next_item_prior and "next_item" not in args.tasks:
         parser.error(f"--next-item-prior needs next_item in --tasks; got {args.tasks}")
     if args.format == "taobao" and tuple(args.behaviors) != TAOBAO_BEHAVIORS:
@@ -334,13 +352,23 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         behaviors=behaviors,
         start=window[0],
         end=window[1],
+        feedback=args.feedback,
         num_negatives=args.num_negatives,
+        like_threshold=args.like_threshold,
         seed=args.seed,
         source=args.data or "the bundled log",
     )
     vocab = prepared.vocabularies
     known = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
+    known |= explicit_tasks()
     tasks = [known[name] for name in args.tasks]
+    without = [task.name for task in tasks if getattr(prepared.train, task.label) is None]
+    if without:
+        raise LogValidationError(
+            f"{args.data or 'the bundled log'}: --tasks {','.join(without)} read the log's "
+            "value column (a rating), which it does not have. Fix: a log with a numeric "
+            "'value' column, or other --tasks"
+        )
     if parallel is not None:
         device = parallel.device
     else:
@@ -394,7 +422,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         "test": test,
         "bayes_limit": None
         if args.data
-        else bayes_limit_report(test, prepared, args.num_negatives),
+        else bayes_limit_report(test, prepared, args.num_negatives or NUM_NEGATIVES),
         "history": result.history.to_dict(orient="records"),
         "best_epoch": result.best_epoch,
         "options": vars(args),

@@ -57,10 +57,16 @@ class Task:
     focal_gamma: float = 0.0
 
     def sample_mask(self, batch: Batch) -> torch.Tensor:
-        """(B,) bool: the samples that carry this task's label."""
+        """(B,) bool: the samples that carry this task's label (a NaN label is none)."""
+        label = batch[self.label]
+        mask = (
+            ~torch.isnan(label)
+            if label.is_floating_point()
+            else torch.ones_like(label, dtype=torch.bool)
+        )
         if self.only_positives:
-            return batch["click"] > 0.5
-        return torch.ones_like(batch[self.label], dtype=torch.bool)
+            return mask & (batch["click"] > 0.5)
+        return mask
 
     def loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Mean loss over the samples that carry the label (0 if none does).
@@ -123,6 +129,15 @@ def standard_tasks(num_items: int, num_categories: int, num_behaviors: int) -> d
     }
 
 
+def explicit_tasks() -> dict[str, Task]:
+    """The tasks of explicit feedback, whose labels come from the log's ``value`` column
+    (a rating): like (rating >= the threshold of ``prepare``) and the rating itself."""
+    return {
+        "like": Task("like", "binary", "like"),
+        "rating": Task("rating", "regression", "rating"),
+    }
+
+
 def label_rates(tasks: Sequence[Task], samples: Samples) -> dict[str, torch.Tensor]:
     """Each task's label distribution on the samples that carry its label.
 
@@ -134,7 +149,14 @@ def label_rates(tasks: Sequence[Task], samples: Samples) -> dict[str, torch.Tens
     rates = {}
     for task in tasks:
         label = getattr(samples, task.label)
+        if label is None:
+            raise ValueError(
+                f"task {task.name!r} reads the label {task.label!r}, which these samples do not "
+                "have: rating and like need a log with a value column (explicit feedback)"
+            )
         label = label[positives] if task.only_positives else label
+        if label.dtype.kind == "f":
+            label = label[~np.isnan(label)]  # samples without the label (unrated ones)
         if task.kind in ("multiclass", "ranking"):
             counts = np.bincount(label, minlength=task.num_classes)
             rates[task.name] = torch.as_tensor(counts / max(len(label), 1), dtype=torch.float32)

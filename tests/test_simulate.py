@@ -421,17 +421,15 @@ def bayes_setup() -> tuple[Simulation, PreparedData]:
 
 def held_out(data: PreparedData) -> Samples:
     """Validation and test samples together: both are each user's last events."""
-    fields = {}
-    for field in dataclasses.fields(Samples):
-        fields[field.name] = np.concatenate(
-            [getattr(data.valid, field.name), getattr(data.test, field.name)]
-        )
-    return Samples(**fields)
+    test = data.test.present()
+    return Samples(
+        **{name: np.concatenate([v, test[name]]) for name, v in data.valid.present().items()}
+    )
 
 
 def take(samples: Samples, rows: np.ndarray) -> Samples:
     """Some rows of every field."""
-    return Samples(**{f.name: getattr(samples, f.name)[rows] for f in dataclasses.fields(Samples)})
+    return samples.take(rows)
 
 
 def history_counts(sequences: Sequences, values: np.ndarray, size: int) -> np.ndarray:

@@ -22,6 +22,7 @@ from course_lib.data.vocab import PAD
 
 HISTORY_FIELDS = ("item", "category", "behavior")
 LABEL_FIELDS = ("click", "buy", "next_behavior", "next_item", "next_category")
+VALUE_LABELS = ("rating", "like")  # in batches when the log has a value column
 
 
 class BehaviorDataset(Dataset):
@@ -77,8 +78,9 @@ class BehaviorDataset(Dataset):
         """
         rows = self.samples.take(np.asarray(indices, dtype=np.int64))
         batch = padded_histories(self.sequences, self.history_starts(rows.target), rows.target)
-        for name in ("user", "candidate", "candidate_category", *LABEL_FIELDS):
-            batch[name] = torch.from_numpy(getattr(rows, name))
+        for name in ("user", "candidate", "candidate_category", *LABEL_FIELDS, *VALUE_LABELS):
+            if getattr(rows, name) is not None:
+                batch[name] = torch.from_numpy(getattr(rows, name))
         batch["target"] = torch.from_numpy(np.asarray(rows.target, dtype=np.int64))
         return batch
 

@@ -107,7 +107,8 @@ def encode_log(log: pd.DataFrame, vocabularies: Vocabularies) -> pd.DataFrame:
     """Replace raw ids by vocabulary indices; the index and the timestamps are kept.
 
     Returns:
-        A frame with int64 columns user, item, category, behavior, timestamp.
+        A frame with int64 columns user, item, category, behavior, timestamp, and the log's
+        ``value`` (a rating, say; float32, NaN where missing) when it has one.
     """
     encoded = pd.DataFrame(
         {
@@ -118,6 +119,8 @@ def encode_log(log: pd.DataFrame, vocabularies: Vocabularies) -> pd.DataFrame:
     )
     encoded["behavior"] = vocabularies.behavior.encode(log["behavior"].to_numpy())
     encoded["timestamp"] = log["timestamp"].to_numpy(dtype=np.int64)
+    if "value" in log:
+        encoded["value"] = log["value"].to_numpy(dtype=np.float32, na_value=np.nan)
     return encoded
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -21,12 +22,13 @@ from course_lib.data.encode import (
     funnel,
     item_category_table,
 )
-from course_lib.data.samples import Samples, make_samples
-from course_lib.data.schema import TAOBAO_BEHAVIORS, validate_log
+from course_lib.data.samples import LIKE_THRESHOLD, Samples, make_samples
+from course_lib.data.schema import TAOBAO_BEHAVIORS, LogValidationError, validate_log
 from course_lib.data.sequences import Sequences, build_sequences
 from course_lib.data.split import Split, leave_last_out
 
 PARTS = ("train", "valid", "test")
+NUM_NEGATIVES = 4  # implicit feedback: sampled negative candidates per true next item
 
 
 def check_part(part: str) -> None:
@@ -67,7 +69,9 @@ def prepare(
     start: int | str | None = None,
     end: int | str | None = None,
     splitter: Callable[[Sequences], Split] = leave_last_out,
-    num_negatives: int = 4,
+    feedback: Literal["implicit", "explicit"] = "implicit",
+    num_negatives: int | None = None,
+    like_threshold: float = LIKE_THRESHOLD,
     seed: int = 0,
     source: str = "the DataFrame",
 ) -> PreparedData:
@@ -86,16 +90,31 @@ def prepare(
         min_events_per_user, start, end: passed to ``clean_log``.
         splitter: makes the train / valid / test targets, e.g. ``leave_last_out`` or
             ``functools.partial(time_cut, valid_start=..., test_start=...)``.
-        num_negatives: negative candidates per target for the click and buy tasks.
+        feedback: how samples are made. "implicit": each target's true next item (click = 1)
+            and ``num_negatives`` sampled items the user did not turn to (click = 0), for
+            click and buy. "explicit": every target event is one sample of its own item,
+            labelled by the log's ``value`` column (a rating): rating and like.
+        num_negatives: negatives per target; None: 4 for implicit feedback, 0 for explicit
+            (the only number it takes).
+        like_threshold: a value at or above it is a like (when the log has values).
         seed: seeds negative sampling (each part gets its own stream).
         source: names the log in error messages (a file path, say).
 
     Raises:
         LogValidationError: If the log breaks the contract, or cleaning leaves no rows (the
-            message names the rules that removed them and the parameters that relax them).
+            message names the rules that removed them and the parameters that relax them),
+            or explicit feedback is asked of a log without values.
+        ValueError: An unknown ``feedback``, or negatives asked of explicit feedback.
     """
     behaviors = funnel(behaviors)
+    num_negatives = sample_scheme(feedback, num_negatives)
     valid = validate_log(log, source=source, behaviors=behaviors)
+    if feedback == "explicit" and ("value" not in valid or valid["value"].isna().all()):
+        raise LogValidationError(
+            f"{source}: feedback='explicit' labels every event by its value (a rating), but "
+            "the log has no values. Fix: add a numeric column 'value' (MovieLens' rating, "
+            "say), or prepare it with feedback='implicit'"
+        )
     clean, report = clean_log(valid, start=start, end=end, min_events_per_user=min_events_per_user)
     require_rows_left(
         report,
@@ -119,6 +138,7 @@ def prepare(
             num_negatives,
             seed + offset,
             buy_index=buy_index,
+            like_threshold=like_threshold,
         )
         for offset, part in enumerate(PARTS)  # each part its own stream of negatives
     }
@@ -130,3 +150,17 @@ def prepare(
         cleaning=report,
         **parts,
     )
+
+
+def sample_scheme(feedback: str, num_negatives: int | None) -> int:
+    """The negatives per target of a feedback scheme (see `prepare`), or a clear ValueError."""
+    if feedback not in ("implicit", "explicit"):
+        raise ValueError(f"feedback must be 'implicit' or 'explicit', got {feedback!r}")
+    if num_negatives is None:
+        return NUM_NEGATIVES if feedback == "implicit" else 0
+    if isinstance(num_negatives, bool) or not isinstance(num_negatives, int | np.integer):
+        raise ValueError(f"num_negatives must be a whole number >= 0, got {num_negatives!r}")
+    if num_negatives < 0 or (feedback == "explicit" and num_negatives):
+        most = "0 (every event is its own sample)" if feedback == "explicit" else ">= 0"
+        raise ValueError(f"num_negatives={num_negatives} with feedback={feedback!r}: use {most}")
+    return int(num_negatives)

@@ -11,11 +11,18 @@ the target event itself, so they are the same for a positive and its negatives:
 | next_behavior  | multiclass (the funnel)  | how far the next interaction goes in the funnel |
 | next_item      | ranking over all items   | which item the user turns to next              |
 | next_category  | multiclass               | the category of that item                      |
+| rating         | regression               | the target event's value (stars), on the positive |
+| like           | binary                   | rating >= ``like_threshold``, on the positive  |
 
 The conversion is the last behavior of the log's funnel: "buy" in Taobao's pv, fav, cart, buy,
 "transaction" in RetailRocket's view, addtocart, transaction, "like" in MovieLens' rate, like.
 ``make_samples`` takes its behavior index as ``buy_index`` (``Vocabularies.conversion_index``);
 the default is Taobao's "buy".
+
+Rating and like exist only when the log has a ``value`` column (explicit feedback, such as
+MovieLens ratings); they are NaN where a sample carries no value: on negatives, whose
+candidate the user never rated, and on events left unrated. With ``num_negatives=0`` every
+target event is one sample of its own item, the explicit-feedback scheme of ``prepare``.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from course_lib.data.vocab import NUM_RESERVED
 
 # Behavior index of Taobao's "buy" (pv = 2, fav = 3, cart = 4, buy = 5), the default conversion.
 BUY_INDEX = NUM_RESERVED + 3
+LIKE_THRESHOLD = 4.0  # a rating of 4 stars or more is a like (MovieLens' usual cut)
 
 
 @dataclass(frozen=True)
@@ -46,17 +54,24 @@ class Samples:
     next_behavior: np.ndarray  # class 0..K-1 = the funnel's behaviors (Taobao: pv, fav, cart, buy)
     next_item: np.ndarray  # item index of the target event
     next_category: np.ndarray
+    rating: np.ndarray | None = None  # float32 value of the target event; None: no values
+    like: np.ndarray | None = None  # float32 0/1: rating >= like_threshold; NaN without a rating
 
     def __len__(self) -> int:
         return len(self.target)
 
+    def present(self) -> dict[str, np.ndarray]:
+        """Every field the samples have (rating and like only when the log has values)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in values.items() if value is not None}
+
     def take(self, indices: np.ndarray) -> Samples:
         """Some of the samples, every field (B,)."""
-        return Samples(**{f.name: getattr(self, f.name)[indices] for f in fields(self)})
+        return Samples(**{name: value[indices] for name, value in self.present().items()})
 
     def to_frame(self) -> pd.DataFrame:
         """All fields as columns, for looking at samples in a notebook."""
-        return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self)})
+        return pd.DataFrame(self.present())
 
 
 def make_samples(
@@ -67,6 +82,7 @@ def make_samples(
     seed: int = 0,
     *,
     buy_index: int = BUY_INDEX,
+    like_threshold: float = LIKE_THRESHOLD,
 ) -> Samples:
     """Build the samples of some target events (one part of a ``Split``).
 
@@ -80,6 +96,7 @@ def make_samples(
         buy_index: behavior index of the conversion, the funnel's last behavior, whose
             positives get buy = 1; pass ``vocabularies.conversion_index`` for a funnel other
             than Taobao's (the default is Taobao's "buy").
+        like_threshold: a rating at or above it is a like (when the sequences have values).
 
     Returns:
         Samples ordered target by target: the positive first, then its negatives.
@@ -92,7 +109,9 @@ def make_samples(
     group = num_negatives + 1
     is_positive = np.tile(np.arange(group) == 0, len(targets))
     repeated = np.repeat(targets, group)
-    return label_samples(sequences, repeated, candidate, is_positive, item_category, buy_index)
+    return label_samples(
+        sequences, repeated, candidate, is_positive, item_category, buy_index, like_threshold
+    )
 
 
 def draw_candidates(
@@ -125,6 +144,7 @@ def label_samples(
     is_positive: np.ndarray,
     item_category: np.ndarray,
     buy_index: int = BUY_INDEX,
+    like_threshold: float = LIKE_THRESHOLD,
 ) -> Samples:
     """The samples of (target, candidate) pairs: every other field follows from these.
 
@@ -133,12 +153,17 @@ def label_samples(
             be of any integer width (memory maps, say), the samples' fields are int64.
         target, candidate, is_positive: (S,) per sample: the flat position of its target
             event, its candidate item, and whether that is the true next item.
-        item_category, buy_index: as for `make_samples`.
+        item_category, buy_index, like_threshold: as for `make_samples`.
     """
     target = np.asarray(target, dtype=np.int64)
     candidate = np.asarray(candidate, dtype=np.int64)
     sequence = np.searchsorted(sequences.offsets, target, side="right") - 1
     behavior = np.asarray(sequences.behavior[target], dtype=np.int64)
+    rating = like = None
+    if sequences.value is not None:  # a negative's candidate was never rated: NaN
+        rating = np.where(is_positive, sequences.value[target], np.nan).astype(np.float32)
+        with np.errstate(invalid="ignore"):  # NaN compares False; it stays NaN below
+            like = np.where(np.isnan(rating), np.nan, rating >= like_threshold).astype(np.float32)
     return Samples(
         target=target,
         event_index=np.asarray(sequences.event_index[target]),  # the log's row labels
@@ -150,6 +175,8 @@ def label_samples(
         next_behavior=behavior - NUM_RESERVED,
         next_item=np.asarray(sequences.item[target], dtype=np.int64),
         next_category=np.asarray(sequences.category[target], dtype=np.int64),
+        rating=rating,
+        like=like,
     )
 
 

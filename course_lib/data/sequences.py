@@ -23,6 +23,8 @@ class Sequences:
     behavior: np.ndarray  # (N,) behavior index in funnel order (Taobao: pv = 2, ..., buy = 5)
     timestamp: np.ndarray  # (N,) unix seconds, non-decreasing within a user
     event_index: np.ndarray  # (N,) row label of the event in the log it came from
+    value: np.ndarray | None = None  # (N,) float32 the event's value (a rating), NaN if missing;
+    # None when the log has no value column
 
     @property
     def num_users(self) -> int:
@@ -67,7 +69,8 @@ def build_sequences(encoded: pd.DataFrame) -> Sequences:
     Events with equal timestamps keep their order in the log, so the result is deterministic.
 
     Args:
-        encoded: frame from ``encode_log`` (columns user, item, category, behavior, timestamp).
+        encoded: frame from ``encode_log`` (columns user, item, category, behavior, timestamp,
+            and value if the log has one).
     """
     users = encoded["user"].to_numpy()
     timestamps = encoded["timestamp"].to_numpy()
@@ -82,6 +85,7 @@ def build_sequences(encoded: pd.DataFrame) -> Sequences:
         behavior=encoded["behavior"].to_numpy()[order],
         timestamp=timestamps[order],
         event_index=encoded.index.to_numpy()[order],
+        value=encoded["value"].to_numpy()[order] if "value" in encoded else None,
     )
 
 

@@ -26,7 +26,7 @@ from course_lib.models.mmoe import MMoEModel, MMoESettings
 from course_lib.models.multitask_base import MultiTaskConfig, MultiTaskModel
 from course_lib.models.ple import PLEModel, PLESettings
 from course_lib.models.shared_bottom import SharedBottomModel, SharedBottomSettings
-from course_lib.tasks import Task, standard_tasks
+from course_lib.tasks import Task, explicit_tasks, standard_tasks
 
 ArchitectureSettings = SharedBottomSettings | MMoESettings | PLESettings | ESMMSettings
 
@@ -122,8 +122,10 @@ def build_model(
 
 
 def pick_tasks(vocab: Vocabularies, tasks: Sequence[str | Task]) -> list[Task]:
-    """Each name as its ``standard_tasks`` declaration for these vocabularies; tasks as given."""
+    """Each name as its ``standard_tasks`` (sized to these vocabularies) or ``explicit_tasks``
+    declaration; tasks as given."""
     known = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
+    known |= explicit_tasks()
     names = [task for task in tasks if isinstance(task, str) and task not in known]
     if names:
         raise ValueError(f"unknown task(s) {names}; choose from {list(known)} or pass a Task")

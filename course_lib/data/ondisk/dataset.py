@@ -53,12 +53,13 @@ class StoredSamples:
             self.sequences, target, candidate, slot == 0, self.item_category, self.buy_index
         )
 
-    def __getattr__(self, name: str) -> np.ndarray:
+    def __getattr__(self, name: str) -> np.ndarray | None:
         if name not in _FIELDS:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         starts = range(0, max(len(self), 1), _BLOCK)
         blocks = (np.arange(b, min(b + _BLOCK, len(self))) for b in starts)
-        return np.concatenate([getattr(self.take(block), name) for block in blocks])
+        parts = [getattr(self.take(block), name) for block in blocks]
+        return None if parts[0] is None else np.concatenate(parts)  # None: a field without values
 
 
 class OnDiskDataset(BehaviorDataset):
