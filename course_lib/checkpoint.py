@@ -158,6 +158,7 @@ def load_checkpoint(
             dropout=config.dropout,
             next_item_prior=config.next_item_prior,
             pair_biases=config.pair_biases,
+            history_values=config.history_values,
             settings=settings,
             item_category=torch.zeros(len(saved.item), dtype=torch.long),  # loaded below
         )

@@ -156,6 +156,11 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
         "user and per item (mean + b_user + b_item)",
     )
     add(
+        "--history-values",
+        action="store_true",
+        help="each history event's value (a rating) enters its vector (needs a log with values)",
+    )
+    add(
         "--feedback",
         choices=FEEDBACK,
         default="implicit",
@@ -362,12 +367,14 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
     known = standard_tasks(len(vocab.item), len(vocab.category), vocab.num_behaviors)
     known |= explicit_tasks()
     tasks = [known[name] for name in args.tasks]
-    without = [task.name for task in tasks if getattr(prepared.train, task.label) is None]
+    without = [f"--tasks {t.name}" for t in tasks if getattr(prepared.train, t.label) is None]
+    if args.history_values and prepared.sequences.value is None:
+        without.append("--history-values")
     if without:
         raise LogValidationError(
-            f"{args.data or 'the bundled log'}: --tasks {','.join(without)} read the log's "
-            "value column (a rating), which it does not have. Fix: a log with a numeric "
-            "'value' column, or other --tasks"
+            f"{args.data or 'the bundled log'}: {' and '.join(without)} read the log's value "
+            "column (a rating), which it does not have. Fix: a log with a numeric 'value' "
+            "column, or leave them out"
         )
     if parallel is not None:
         device = parallel.device
@@ -393,6 +400,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         hidden_dim=args.hidden_dim,
         next_item_prior=args.next_item_prior,
         pair_biases=args.pair_biases,
+        history_values=args.history_values,
         label_rates=label_rates(tasks, prepared.train),  # start at the base rates
     )
     monitor = (tasks[0].name, MONITOR[tasks[0].kind])  # the first task picks the best epoch

@@ -31,6 +31,7 @@ OPTIONS = [
     "--ema-decay",
     "--next-item-prior",
     "--pair-biases",
+    "--history-values",
     "--num-negatives",
     "--max-len",
     "--embed-dim",

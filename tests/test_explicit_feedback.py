@@ -152,11 +152,12 @@ def test_the_command_line_trains_on_a_ratings_file(tmp_path: Path, rated: Simula
     arguments = ["train", "--data", str(path), "--feedback", "explicit"]
     arguments += ["--tasks", "like,rating,next_item", "--behaviors", "pv,fav,cart,buy"]
     arguments += ["--epochs", "1", "--max-steps-per-epoch", "3", "--embed-dim", "8"]
-    arguments += ["--hidden-dim", "8", "--no-progress", "--out", str(tmp_path / "run")]
+    arguments += ["--hidden-dim", "8", "--history-values", "--pair-biases"]
+    arguments += ["--no-progress", "--out", str(tmp_path / "run")]
     assert main(arguments) == 0
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert set(report["test"]) == {"like", "rating", "next_item"}
-    assert report["options"]["feedback"] == "explicit"
+    assert report["options"]["feedback"] == "explicit" and report["config"]["history_values"]
 
 
 def test_the_command_line_refuses_value_tasks_on_a_log_without_values(
@@ -165,6 +166,9 @@ def test_the_command_line_refuses_value_tasks_on_a_log_without_values(
     arguments = ["train", "--data", str(log_file), "--tasks", "click,rating"]
     assert main([*arguments, "--no-progress", "--out", str(tmp_path)]) == 2
     assert "--tasks rating read the log's value column" in capsys.readouterr().err
+    arguments = ["train", "--data", str(log_file), "--history-values", "--out", str(tmp_path)]
+    assert main(arguments) == 2
+    assert "--history-values read the log's value column" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--feedback", "explicit", "--num-negatives", "3"])
     assert "explicit feedback samples every event" in capsys.readouterr().err
@@ -175,3 +179,53 @@ def test_write_log_keeps_the_values(tmp_path: Path, rated: Simulation) -> None:
     write_log(rated.log, path)
     back = pd.read_csv(path)
     assert "value" in back and back["value"].isna().mean() == pytest.approx(0.2, abs=0.03)
+
+
+def test_batches_carry_history_values_with_nan_for_unrated_events(explicit) -> None:
+    dataset = explicit.dataset("train", max_len=6)
+    batch = dataset.batch(np.arange(200))
+    value, mask = batch["history_value"], batch["mask"]
+    assert value.dtype == torch.float32 and value.shape == mask.shape
+    assert (value[~mask] == 0).all()  # padding, as collate_batch pads
+    assert torch.isnan(value[mask]).any() and not torch.isnan(value[mask]).all()
+    row = int(torch.argmax(batch["lengths"]))
+    start = dataset.history_starts(explicit.train.target[[row]])[0]
+    past = explicit.sequences.value[start : explicit.train.target[row]]
+    np.testing.assert_array_equal(value[row, : len(past)].numpy(), past)
+
+
+def test_history_values_reach_the_model_and_survive_a_checkpoint(explicit, tmp_path) -> None:
+    from course_lib.checkpoint import load_checkpoint, save_checkpoint
+
+    tasks = list(explicit_tasks().values())
+    torch.manual_seed(0)
+    model = build_model(explicit, tasks, embed_dim=8, hidden_dim=8, history_values=True).eval()
+    batch = explicit.dataset("train", max_len=6).batch(np.arange(50))
+    changed = dict(batch)
+    changed["history_value"] = torch.where(batch["mask"], 5.0, 0.0)  # every past event: 5 stars
+    padded = dict(batch)
+    padded["history_value"] = torch.where(batch["mask"], batch["history_value"], 3.0)
+    with torch.no_grad():
+        before, after, pad = model(batch), model(changed), model(padded)
+    assert not torch.allclose(before["rating"], after["rating"])  # the values are read
+    torch.testing.assert_close(pad["rating"], before["rating"], atol=0, rtol=0)  # not padding
+    save_checkpoint(
+        tmp_path / "model.pt",
+        model,
+        architecture="shared_bottom",
+        encoder="lstm",
+        vocabularies=explicit.vocabularies,
+    )
+    loaded = load_checkpoint(tmp_path / "model.pt")
+    assert loaded.config.history_values
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(batch)["rating"], before["rating"])
+    with pytest.raises(ValueError, match="history_values=True reads each history event's value"):
+        build_model(small_log_data(), tasks, history_values=True)
+
+
+def small_log_data() -> PreparedData:
+    """A log without values."""
+    config = SimulatorConfig(num_users=50, num_items=40, num_categories=4, seed=1)
+    start, end = config.window
+    return prepare(simulate(config).log, start=start, end=end)

@@ -92,6 +92,9 @@ def padded_histories(
 
     The sequences' arrays may be stored in narrower integer types (memory maps, say).
 
+    With values in the sequences (ratings), ``history_value`` holds each event's value as
+    float32: NaN at an event without one, 0 at padding (as ``collate_batch`` pads).
+
     Shape:
         ``history_*`` and ``mask``: (B, L) with L the longest history; ``lengths``: (B,).
     """
@@ -105,6 +108,9 @@ def padded_histories(
         )
         for name in HISTORY_FIELDS
     }
+    if sequences.value is not None:
+        value = np.where(mask, sequences.value[positions], 0.0).astype(np.float32)
+        batch["history_value"] = torch.from_numpy(value)
     batch["lengths"] = torch.from_numpy(lengths)
     batch["mask"] = torch.from_numpy(mask)
     return batch

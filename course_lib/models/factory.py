@@ -57,6 +57,7 @@ def build_model(
     dropout: float = 0.0,
     next_item_prior: bool = False,
     pair_biases: bool = False,
+    history_values: bool = False,
     settings: ArchitectureSettings | None = None,
     item_category: np.ndarray | torch.Tensor | None = None,
     label_rates: Mapping[str, torch.Tensor] | None = None,
@@ -72,8 +73,9 @@ def build_model(
         architecture: a key of ``ARCHITECTURES``.
         encoder: a key of ``ENCODERS`` (built with ``embed_dim`` -> ``hidden_dim``), or your
             own ``SequenceEncoder`` with ``output_dim = hidden_dim``.
-        embed_dim, hidden_dim, tower_dims, dropout, next_item_prior, pair_biases: as
-            ``MultiTaskConfig`` (with pair_biases, its num_users is the user vocabulary's).
+        embed_dim, hidden_dim, tower_dims, dropout, next_item_prior, pair_biases,
+            history_values: as ``MultiTaskConfig`` (with pair_biases, its num_users is the
+            user vocabulary's; history_values needs data whose log has a value column).
         settings: the architecture's own sizes (``MMoESettings(num_experts=8)``); None: its
             defaults.
         item_category: the category index of every item index; defaults to the data's.
@@ -108,9 +110,16 @@ def build_model(
         tower_dims,
         dropout,
         next_item_prior,
-        pair_biases,
-        len(vocab.user) if pair_biases else 0,
+        pair_biases=pair_biases,
+        num_users=len(vocab.user) if pair_biases else 0,
+        history_values=history_values,
     )
+    without_values = isinstance(data, PreparedData) and data.sequences.value is None
+    if history_values and without_values:
+        raise ValueError(
+            "history_values=True reads each history event's value, but the data's log has no "
+            "value column; prepare a log with one (ratings) or leave history_values off"
+        )
     if isinstance(encoder, str):
         encoder = _lookup(ENCODERS, encoder, "encoder")(embed_dim, hidden_dim)
     chosen = pick_tasks(vocab, tasks)

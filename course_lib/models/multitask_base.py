@@ -41,6 +41,7 @@ class MultiTaskConfig:
     dropout: float = 0.0  # dropout after every hidden layer of the MLPs
     next_item_prior: bool = False  # candidate logits add a learned multiple of the next-item lift
     pair_biases: bool = False  # single-output candidate tasks add a user and an item offset
+    history_values: bool = False  # each history event's value (a rating) enters its vector
     num_users: int = 0  # user vocabulary (PAD and UNK included); needed by pair_biases
 
 
@@ -84,6 +85,10 @@ class MultiTaskModel(nn.Module):
     ``mean + b_user + b_item`` of rating prediction (``baselines.BiasBaseline``), which a
     network on histories alone learns only slowly. The offsets start at 0.
 
+    With ``config.history_values`` every history event's vector also adds a learned linear
+    function of its value and of whether it has one (``batch["history_value"]``, NaN where
+    not): what the user said about the items, not only which items they were.
+
     Args:
         config: the sizes and options.
         tasks: the declared tasks; the output dict has one entry per task, keyed by name.
@@ -114,6 +119,8 @@ class MultiTaskModel(nn.Module):
             config.num_items, config.num_categories, config.num_behaviors, D
         )
         self.encoder = encoder
+        if config.history_values:  # [value or 0, has a value] -> D
+            self.value_embedding = nn.Linear(2, D)
         self.project = nn.Linear(H, D)  # user state -> item space
         self.register_buffer("item_category", item_category)
         reserved = torch.arange(config.num_items) < NUM_RESERVED  # (V,) PAD and UNK
@@ -181,6 +188,11 @@ class MultiTaskModel(nn.Module):
         embedded = self.embedding(
             batch["history_item"], batch["history_category"], batch["history_behavior"]
         )  # (B, L, D)
+        if self.config.history_values:
+            value = batch["history_value"]  # (B, L), NaN where an event has no value
+            known = ~torch.isnan(value)
+            inputs = torch.stack([torch.where(known, value, 0.0), known.to(value.dtype)], -1)
+            embedded = embedded + self.value_embedding(inputs) * batch["mask"][..., None]
         state = self.encoder(embedded, batch["lengths"]).state  # (B, H)
         candidate = self.embedding.items(batch["candidate"], batch["candidate_category"])
         match = self.project(state) * candidate  # (B, D)
