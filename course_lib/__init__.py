@@ -13,7 +13,7 @@ rules, gradient diagnostics), ``course_lib.metrics`` (task, ranking and list met
 ``course_lib.checkpoint`` and ``course_lib.env``.
 """
 
-from course_lib.baselines import PopularityBaseline, RepeatLastCategoryBaseline
+from course_lib.baselines import BiasBaseline, PopularityBaseline, RepeatLastCategoryBaseline
 from course_lib.bundled import (
     bundled_window,
     load_bundled_log,
@@ -72,10 +72,11 @@ from course_lib.recommendation import (
     catalogue_table,
     held_out_items,
     history_lengths,
+    predict,
     recommend,
 )
-from course_lib.simulate import SimulatorConfig, bayes_limit_auc, simulate
-from course_lib.tasks import Task, label_rates, standard_tasks
+from course_lib.simulate import SimulatorConfig, bayes_limit_auc, rating_limits, simulate
+from course_lib.tasks import Task, explicit_tasks, label_rates, standard_tasks
 from course_lib.training import (
     DynamicWeightAverage,
     FixedWeights,
@@ -121,9 +122,11 @@ __all__ = [  # noqa: RUF022 - grouped in the course's order, sorted within a gro
     "bundled_window",
     "load_bundled_log",
     "load_bundled_side_tables",
+    "rating_limits",
     "simulate",
     "simulate_bundled",
     # models: matrix factorisation, sequence encoders, the next-item model, baselines
+    "BiasBaseline",
     "CNNEncoder",
     "GRUEncoder",
     "LSTMEncoder",
@@ -138,6 +141,7 @@ __all__ = [  # noqa: RUF022 - grouped in the course's order, sorted within a gro
     # tasks and losses: declared tasks, their label rates and the per-task loss
     "Task",
     "binary_loss",
+    "explicit_tasks",
     "label_rates",
     "standard_tasks",
     # training: the training loop, its options and the task-weighting rules
@@ -165,11 +169,12 @@ __all__ = [  # noqa: RUF022 - grouped in the course's order, sorted within a gro
     "metrics_table",
     "per_user_list_metrics",
     "popularity_bias",
-    # recommendation: top-K lists, held-out items, history lengths and explanations
+    # recommendation: predictions by raw id, top-K lists, held-out items, explanations
     "catalogue_table",
     "explain",
     "held_out_items",
     "history_lengths",
+    "predict",
     "recommend",
     # checkpoints: save a trained model and load it back
     "load_checkpoint",
