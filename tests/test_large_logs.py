@@ -117,6 +117,22 @@ def test_shuffled_log_with_ties_equals_prepare(
     assert_same_data(memory, disk)
 
 
+def test_a_value_column_is_dropped_with_a_warning(
+    small_simulation: Simulation, small_window: tuple[int, int], tmp_path: Path
+) -> None:
+    """The on-disk build makes implicit-feedback samples only; it says so when a log has
+    ratings, and equals `prepare` of the same log without them."""
+    rated = small_simulation.log.assign(value=np.arange(len(small_simulation.log)) % 5 + 1.0)
+    path = tmp_path / "rated.csv"
+    write_log(rated, path)
+    start, end = small_window
+    with pytest.warns(UserWarning, match="value column .ratings. is not carried"):
+        disk = prepare_to_disk(path, tmp_path / "out", chunksize=5_000, start=start, end=end)
+    without = prepare(read_log(path).drop(columns="value"), start=start, end=end)
+    assert_same_data(without, disk)
+    assert disk.train.rating is None
+
+
 def test_time_cut_splitter_equals_prepare(
     small_csv: Path, small_window: tuple[int, int], tmp_path: Path
 ) -> None:

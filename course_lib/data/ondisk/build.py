@@ -26,6 +26,7 @@ import os
 import secrets
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -123,6 +124,14 @@ def prepare_to_disk(
             sep=sep,
             encoding=encoding,
         )
+        if log.dropped_values:
+            warnings.warn(
+                f"{csv_path}: its value column (ratings) is not carried by prepare_to_disk, "
+                "so the samples have no rating or like labels. Fix: prepare the log in memory "
+                "with prepare(read_log(path), feedback=...) for explicit feedback",
+                UserWarning,
+                stacklevel=2,
+            )
         if len(log) >= 2**31:
             raise ValueError(f"{len(log):,} rows: more than this pipeline's int32 rows hold")
         phase_done("read")
