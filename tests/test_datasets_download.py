@@ -24,6 +24,7 @@ from course_lib.datasets import (
     GENRES,
     MOVIELENS_BEHAVIORS,
     MOVIELENS_FILES,
+    OCCUPATIONS_1M,
     ChecksumError,
     CorruptArchiveError,
     DatasetNotFoundError,
@@ -31,6 +32,7 @@ from course_lib.datasets import (
     RemoteFile,
     download_file,
     load_movielens,
+    load_movielens_side_tables,
 )
 
 # ------------------------------------------------------------------------------ local server
@@ -143,8 +145,13 @@ def ml_100k_zip() -> bytes:
         flags = "|".join("1" if g in genres else "0" for g in GENRES)
         title = f'Café "{movie}" (1995)'  # latin-1 accent and quotes, as real titles have
         lines.append(f"{movie}|{title}|01-Jan-1995||http://example.invalid/{movie}|{flags}\n")
+    users = "".join(f"{u}|{20 + u}|{'MF'[u % 2]}|writer|0{u}101\n" for u in range(1, 7))
     return zip_bytes(
-        {"ml-100k/u.data": data.encode(), "ml-100k/u.item": "".join(lines).encode("latin-1")}
+        {
+            "ml-100k/u.data": data.encode(),
+            "ml-100k/u.item": "".join(lines).encode("latin-1"),
+            "ml-100k/u.user": users.encode(),
+        }
     )
 
 
@@ -155,8 +162,15 @@ def ml_1m_zip() -> bytes:
         f"{movie}::Crème: Part {movie} (2000)::{'|'.join(genres) or 'Unheard-Of'}\n"
         for movie, genres in MOVIE_GENRES.items()
     )
+    users = "".join(
+        f"{u}::{'MF'[u % 2]}::{(1, 18, 25)[u % 3]}::{u + 9}::0{u}101\n" for u in range(1, 7)
+    )
     return zip_bytes(
-        {"ml-1m/ratings.dat": data.encode(), "ml-1m/movies.dat": movies.encode("latin-1")}
+        {
+            "ml-1m/ratings.dat": data.encode(),
+            "ml-1m/movies.dat": movies.encode("latin-1"),
+            "ml-1m/users.dat": users.encode(),
+        }
     )
 
 
@@ -404,3 +418,44 @@ def test_movielens_refuses_a_local_archive_that_is_not_the_expected_file(tmp_pat
     assert copy.is_file()  # the learner's file is never deleted
     with pytest.raises(DatasetNotFoundError, match="archive= names no file"):
         load_movielens("100k", archive=tmp_path / "missing.zip")
+
+
+@pytest.mark.parametrize("size", ["100k", "1m"])
+def test_movielens_side_tables_describe_the_users_and_movies(tmp_path: Path, size: str) -> None:
+    copy = tmp_path / f"ml-{size}.zip"
+    copy.write_bytes(ARCHIVES[size])
+    users, movies = load_movielens_side_tables(size, archive=copy, sha256=sha256(ARCHIVES[size]))
+    assert list(users.columns) == ["user_id", "gender", "age", "occupation", "zip_code"]
+    assert users["user_id"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert users["gender"].tolist() == ["F", "M", "F", "M", "F", "M"]
+    if size == "100k":
+        assert users["age"].tolist() == [21, 22, 23, 24, 25, 26]
+        assert set(users["occupation"]) == {"writer"}
+    else:  # age groups, and occupation codes 10..15 decoded
+        assert users["age"].tolist() == [18, 25, 1, 18, 25, 1]
+        assert users["occupation"].tolist() == list(OCCUPATIONS_1M[10:16])
+    assert users["zip_code"].iloc[0] == "01101"  # a zip code stays text, leading zero kept
+    assert list(movies.columns) == ["item_id", "title", "genres", "category_id"]
+    by_id = movies.set_index("item_id")
+    assert by_id.loc[1, "genres"] == "Animation|Children's|Comedy"  # multi-valued, GENRES order
+    assert by_id.loc[6, "genres"] == "Sci-Fi|War"
+    assert by_id.loc[4, "genres"] == ""  # no genre
+    log = load_movielens(size, archive=copy, sha256=sha256(ARCHIVES[size]))
+    first = log.drop_duplicates("item_id").set_index("item_id")["category_id"]
+    pd.testing.assert_series_equal(  # the category is the log's, for every movie both know
+        by_id["category_id"].reindex(first.index).dropna().astype(np.int64),
+        first[first.index.isin(by_id.index)],
+        check_names=False,
+    )
+
+
+def test_movielens_side_tables_come_from_the_same_cached_download(
+    server: FileServer, tmp_path: Path
+) -> None:
+    url, digest = serve_movielens(server, "100k")
+    options = {"cache_dir": tmp_path, "url": url, "sha256": digest, "progress": False}
+    load_movielens(**options)
+    users, movies = load_movielens_side_tables("100k", **options)
+    assert server.requests["/ml-100k.zip"] == 1 and len(users) == 6 and len(movies) == 9
+    with pytest.raises(DatasetNotFoundError, match="download=False"):
+        load_movielens_side_tables("1m", cache_dir=tmp_path, download=False)

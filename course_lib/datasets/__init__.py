@@ -4,7 +4,9 @@ Each loader returns a validated log that ``course_lib.prepare(log, behaviors=...
 the data set's own funnel; the course itself never needs them (it runs on the bundled data).
 
 - ``load_movielens("100k" | "1m")``: downloaded from GroupLens once, checked against its
-  SHA-256 and cached; funnel ``MOVIELENS_BEHAVIORS`` (rate, like).
+  SHA-256 and cached; funnel ``MOVIELENS_BEHAVIORS`` (rate, like), the rating in ``value``;
+  ``load_movielens_side_tables`` gives its users (gender, age, occupation) and movies
+  (title, genres) from the same archive.
 - ``load_taobao_user_behavior()`` and ``load_retailrocket()``: need a login to download, so
   they read files placed by hand in the cache folder and say where to put them when missing;
   funnels ``TAOBAO_BEHAVIORS`` and ``RETAILROCKET_BEHAVIORS``.
@@ -27,6 +29,7 @@ from course_lib.datasets.movielens import (
     MOVIELENS_FILES,
     load_movielens,
 )
+from course_lib.datasets.movielens_side import OCCUPATIONS_1M, load_movielens_side_tables
 from course_lib.datasets.retailrocket import (
     RETAILROCKET_BEHAVIORS,
     UNKNOWN_CATEGORY,
@@ -39,6 +42,7 @@ __all__ = [
     "GENRES",
     "MOVIELENS_BEHAVIORS",
     "MOVIELENS_FILES",
+    "OCCUPATIONS_1M",
     "RETAILROCKET_BEHAVIORS",
     "UNKNOWN_CATEGORY",
     "ChecksumError",
@@ -50,6 +54,7 @@ __all__ = [
     "file_sha256",
     "get_cache_dir",
     "load_movielens",
+    "load_movielens_side_tables",
     "load_retailrocket",
     "load_taobao_user_behavior",
 ]

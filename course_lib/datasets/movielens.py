@@ -26,7 +26,8 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -106,25 +107,43 @@ def load_movielens(
         DatasetNotFoundError: ``download=False`` and the archive is not in the cache, or
             ``archive`` is not a file.
     """
+    with movielens_archive(size, cache_dir, url, sha256, progress, download, archive) as path:
+        ratings, genre, source = _READERS[size](path)
+    return _to_log(ratings, genre, source, like_threshold=like_threshold)
+
+
+@contextmanager
+def movielens_archive(
+    size: str,
+    cache_dir: str | os.PathLike[str] | None,
+    url: str | None,
+    sha256: str | None,
+    progress: bool,
+    download: bool,
+    archive: str | os.PathLike[str] | None,
+) -> Iterator[Path]:
+    """The archive of ``size`` to read in the block (arguments as for `load_movielens`).
+
+    A cached archive found corrupt in the block is deleted, so the next call downloads it
+    again; the learner's own ``archive`` is checked against its checksum and never deleted.
+    """
     if size not in MOVIELENS_FILES:
         raise ValueError(f"size must be one of {sorted(MOVIELENS_FILES)}, got {size!r}")
     default = MOVIELENS_FILES[size]
     remote = RemoteFile(url or default.url, sha256 or default.sha256)
-    if archive is not None:  # the learner's own copy: checked, read, never deleted
-        path = checked_local_copy(Path(archive), remote, size)
-        return _to_log(*_READERS[size](path), like_threshold=like_threshold)
-    folder = get_cache_dir(cache_dir) / "movielens"
-    destination = folder / default.filename
+    if archive is not None:
+        yield checked_local_copy(Path(archive), remote, size)
+        return
+    destination = get_cache_dir(cache_dir) / "movielens" / default.filename
     if not download and not destination.is_file():
         raise DatasetNotFoundError(
             f"{destination}: MovieLens {size} is not in the cache and download=False. Fix: "
             f"pass download=True (needs internet), or download {remote.url} by hand and put "
             f"it at {destination}"
         )
-    archive = download_file(remote, destination, progress=progress)
-    with removed_if_corrupt(archive):
-        ratings, genre, source = _READERS[size](archive)
-    return _to_log(ratings, genre, source, like_threshold=like_threshold)
+    cached = download_file(remote, destination, progress=progress)
+    with removed_if_corrupt(cached):
+        yield cached
 
 
 def checked_local_copy(path: Path, remote: RemoteFile, size: str) -> Path:
@@ -148,8 +167,8 @@ def checked_local_copy(path: Path, remote: RemoteFile, size: str) -> Path:
 
 def _read_100k(archive: Path) -> tuple[pd.DataFrame, pd.Series, str]:
     """u.data (tab-separated) and the genre flags of u.item (``|``-separated, latin-1)."""
-    ratings = _read_table(archive, "ml-100k/u.data", "\t", _RATING_COLUMNS)
-    items = _read_table(archive, "ml-100k/u.item", "|", None)
+    ratings = read_table(archive, "ml-100k/u.data", "\t", _RATING_COLUMNS)
+    items = read_table(archive, "ml-100k/u.item", "|", None)
     flags = items.iloc[:, 5 : 5 + len(GENRES)].to_numpy(dtype=np.int64)  # 19 genre columns
     first = np.where(flags.any(axis=1), flags.argmax(axis=1), 0)  # argmax: first flag set
     return ratings, pd.Series(first, index=items[0].to_numpy()), f"{archive} (ml-100k/u.data)"
@@ -157,8 +176,8 @@ def _read_100k(archive: Path) -> tuple[pd.DataFrame, pd.Series, str]:
 
 def _read_1m(archive: Path) -> tuple[pd.DataFrame, pd.Series, str]:
     """ratings.dat and movies.dat, both ``::``-separated; genres are ``|``-separated names."""
-    ratings = _read_table(archive, "ml-1m/ratings.dat", "::", _RATING_COLUMNS)
-    movies = _read_table(archive, "ml-1m/movies.dat", "::", ["item_id", "title", "genres"])
+    ratings = read_table(archive, "ml-1m/ratings.dat", "::", _RATING_COLUMNS)
+    movies = read_table(archive, "ml-1m/movies.dat", "::", ["item_id", "title", "genres"])
     first = movies["genres"].astype(str).str.split("|").str[0]
     index = {name: position for position, name in enumerate(GENRES)}
     genre = first.map(index).fillna(0).astype(np.int64)
@@ -175,15 +194,27 @@ _READERS: dict[str, Callable[[Path], tuple[pd.DataFrame, pd.Series, str]]] = {
 }
 
 
-def _read_table(archive: Path, member: str, sep: str, names: list[str] | None) -> pd.DataFrame:
+def read_table(
+    archive: Path,
+    member: str,
+    sep: str,
+    names: list[str] | None,
+    text_columns: Sequence[str] = (),
+) -> pd.DataFrame:
     """A headerless member of the archive as a frame. Quotes are plain characters (titles
-    contain them), and "::" becomes a tab so the fast C parser can split it."""
+    contain them), "::" becomes a tab so the fast C parser can split it, and
+    ``text_columns`` stay text (a zip code keeps its leading zero)."""
     text = read_zip_member(archive, member).decode("latin-1")
     if sep == "::":
         text, sep = text.replace("::", "\t"), "\t"
     try:
         return pd.read_csv(
-            io.StringIO(text), sep=sep, header=None, names=names, quoting=csv.QUOTE_NONE
+            io.StringIO(text),
+            sep=sep,
+            header=None,
+            names=names,
+            quoting=csv.QUOTE_NONE,
+            dtype=dict.fromkeys(text_columns, str),
         )
     except pd.errors.ParserError as error:
         fix = "check that this is the GroupLens archive; delete it and load again to re-download"
