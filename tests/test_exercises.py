@@ -330,6 +330,14 @@ def _checker_cases() -> list[tuple[str, Callable[[object], None], object, object
             "order",
             "cart",
         ),
+        (  # item 1 has ratings 5 and 4 around a mean of 3: (2 + 1) / (2 + 10); undamped: 1.5
+            "7.3",
+            lambda a: own_data.check_damped_item_bias(
+                a, np.array([5.0, 4.0, 2.0, 1.0, 3.0]), np.array([1, 1, 2, 2, 3]), 1
+            ),
+            0.25,
+            1.5,
+        ),
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from course_lib.data.schema import LOG_COLUMNS
@@ -39,4 +40,18 @@ def check_conversion(answer: object, funnel: Sequence[str]) -> None:
         answer,
         funnel[-1],
         hint="prepare(..., behaviors=funnel) counts the funnel's last behavior as the buy",
+    )
+
+
+def check_damped_item_bias(
+    answer: object, rating: np.ndarray, item: np.ndarray, chosen: int, damping: float = 10.0
+) -> None:
+    """Exercise 7.3: an item's bias as ``BiasBaseline(users=False)`` learns it."""
+    deviations = rating[item == chosen] - rating.mean()
+    check(
+        "7.3",
+        answer,
+        float(deviations.sum() / (len(deviations) + damping)),
+        hint="take the item's ratings minus the mean of all training ratings, sum them, and "
+        "divide by the item's number of ratings plus the damping (10), not by the number alone",
     )

@@ -322,7 +322,7 @@ print(f"likes: {np.mean(train.like):.3f} of the training ratings")
 # Prize era started from: the mean rating, plus how generous each user is, plus how good each
 # item is, each bias shrunk towards 0 when it rests on few ratings (`BiasBaseline`). It has
 # no idea of order or taste, and it is hard to beat. Its versions with fewer parts, the global
-# mean and each item's mean, show what each part is worth.
+# mean and each item's (damped) mean, show what each part is worth.
 
 # %%
 rows = []
@@ -510,3 +510,22 @@ conversion = "order"
 # %%
 # NBVAL_CHECK_OUTPUT
 own_data.check_conversion(conversion, ("impression", "click", "order"))
+
+# %% [markdown]
+# **Exercise 7.3.** `BiasBaseline` damps its biases. An item's bias is the sum of its ratings'
+# deviations from the mean of all training ratings, divided by its number of ratings *plus*
+# the damping (10), so an item rated twice keeps only a small part of its average deviation.
+# Compute, without `BiasBaseline`, the bias it learns for item `RARE_ITEM` (an item index of
+# section 5, one of the least rated), from `train.rating` and `train.candidate`.
+
+# %%
+RARE_ITEM = int(pd.Series(train.candidate).value_counts(sort=True).index[-1])
+item_bias = None  ### STUB
+### BEGIN SOLUTION
+its_ratings = train.rating[train.candidate == RARE_ITEM]
+item_bias = (its_ratings - train.rating.mean()).sum() / (len(its_ratings) + 10)
+### END SOLUTION
+
+# %%
+# NBVAL_CHECK_OUTPUT
+own_data.check_damped_item_bias(item_bias, train.rating, train.candidate, RARE_ITEM)
