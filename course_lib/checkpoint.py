@@ -2,7 +2,7 @@
 
 A checkpoint is one ``torch.save`` file of plain types only: the architecture's and encoder's
 names, the config and the architecture's settings as dicts, the tasks, the vocabularies and the
-weights; loading rebuilds the model with ``build_model``. So it loads with
+weights; loading rebuilds the model with ``model_from_config``. So it loads with
 ``torch.load(path, weights_only=True)``, which never runs code from the file, and it carries
 the vocabularies that give its item indices their meaning: data encoded with other
 vocabularies would be scored with the wrong item vectors, silently.
@@ -22,7 +22,7 @@ from torch import nn
 
 from course_lib.data.encode import Vocabularies
 from course_lib.data.vocab import NUM_RESERVED
-from course_lib.models.factory import ARCHITECTURES, ENCODERS, build_model
+from course_lib.models.factory import ARCHITECTURES, ENCODERS, model_from_config
 from course_lib.models.multitask_base import MultiTaskConfig, MultiTaskModel
 from course_lib.tasks import Task
 
@@ -147,23 +147,16 @@ def load_checkpoint(
     if vocabularies is not None:
         _check_same_vocabularies(saved, vocabularies)
     try:
-        model = build_model(
-            saved,
+        sizes = (len(saved.item), len(saved.category), len(saved.behavior))
+        if sizes != (config.num_items, config.num_categories, config.num_behaviors):
+            raise ValueError(f"the vocabularies give the sizes {sizes}")
+        model = model_from_config(
+            config,
             tasks,
             architecture=checkpoint["architecture"],
             encoder=checkpoint["encoder"],
-            embed_dim=config.embed_dim,
-            hidden_dim=config.hidden_dim,
-            tower_dims=config.tower_dims,
-            dropout=config.dropout,
-            next_item_prior=config.next_item_prior,
-            pair_biases=config.pair_biases,
-            history_values=config.history_values,
             settings=settings,
-            item_category=torch.zeros(len(saved.item), dtype=torch.long),  # loaded below
-        )
-        if model.config != config:
-            raise ValueError(f"the vocabularies give the sizes of {model.config}")
+        )  # item_category and side feature tables: loaded with the weights
         load_weights(model, checkpoint["state_dict"])
     except (TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(

@@ -18,6 +18,7 @@ from course_lib.data.encode import (
     encode_log,
     item_category_table,
 )
+from course_lib.data.features import Feature, SideFeatures, encode_features
 from course_lib.data.io import read_log, read_taobao_user_behavior, write_log
 from course_lib.data.ondisk import CleaningCounts, OnDiskData, OnDiskDataset, prepare_to_disk
 from course_lib.data.pipeline import PreparedData, prepare
@@ -40,12 +41,14 @@ __all__ = [
     "BehaviorDataset",
     "CleaningCounts",
     "CleaningReport",
+    "Feature",
     "LogValidationError",
     "OnDiskData",
     "OnDiskDataset",
     "PreparedData",
     "Samples",
     "Sequences",
+    "SideFeatures",
     "Split",
     "Vocabularies",
     "Vocabulary",
@@ -53,6 +56,7 @@ __all__ = [
     "build_vocabularies",
     "clean_log",
     "collate_batch",
+    "encode_features",
     "encode_log",
     "item_category_table",
     "leave_last_out",

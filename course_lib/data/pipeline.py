@@ -7,7 +7,7 @@ validate -> clean -> vocabularies -> encode -> sequences -> split -> samples.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -22,6 +22,7 @@ from course_lib.data.encode import (
     funnel,
     item_category_table,
 )
+from course_lib.data.features import Feature, SideFeatures, encode_features
 from course_lib.data.samples import LIKE_THRESHOLD, Samples, make_samples
 from course_lib.data.schema import TAOBAO_BEHAVIORS, LogValidationError, validate_log
 from course_lib.data.sequences import Sequences, build_sequences
@@ -49,6 +50,7 @@ class PreparedData:
     valid: Samples
     test: Samples
     cleaning: CleaningReport
+    features: SideFeatures = field(default_factory=SideFeatures, kw_only=True)
 
     @property
     def behaviors(self) -> tuple[str, ...]:
@@ -72,6 +74,9 @@ def prepare(
     feedback: Literal["implicit", "explicit"] = "implicit",
     num_negatives: int | None = None,
     like_threshold: float = LIKE_THRESHOLD,
+    features: Sequence[Feature] = (),
+    users: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
     seed: int = 0,
     source: str = "the DataFrame",
 ) -> PreparedData:
@@ -97,13 +102,17 @@ def prepare(
         num_negatives: negatives per target; None: 4 for implicit feedback, 0 for explicit
             (the only number it takes).
         like_threshold: a value at or above it is a like (when the log has values).
+        features: side features to encode (``Feature("age_group", "user")``), read from
+            ``users`` and ``items``: side tables keyed by "user_id" and "item_id". A model
+            reads the ones named in ``build_model(features=...)``.
         seed: seeds negative sampling (each part gets its own stream).
         source: names the log in error messages (a file path, say).
 
     Raises:
         LogValidationError: If the log breaks the contract, or cleaning leaves no rows (the
             message names the rules that removed them and the parameters that relax them),
-            or explicit feedback is asked of a log without values.
+            or explicit feedback is asked of a log without values, or a side table lacks a
+            declared feature's column (or repeats an id, or a numeric one holds text).
         ValueError: An unknown ``feedback``, or negatives asked of explicit feedback.
     """
     behaviors = funnel(behaviors)
@@ -142,7 +151,15 @@ def prepare(
         )
         for offset, part in enumerate(PARTS)  # each part its own stream of negatives
     }
+    side_features = encode_features(
+        features,
+        vocabularies,
+        users=users,
+        items=items,
+        trained_users=np.unique(parts["train"].user),
+    )
     return PreparedData(
+        features=side_features,
         vocabularies=vocabularies,
         item_category=item_category,
         sequences=sequences,

@@ -11,7 +11,7 @@ from course_lib.models.encoder_base import (
     real_steps,
 )
 from course_lib.models.esmm import ESMMModel, ESMMSettings
-from course_lib.models.factory import ARCHITECTURES, ENCODERS, build_model
+from course_lib.models.factory import ARCHITECTURES, ENCODERS, build_model, model_from_config
 from course_lib.models.gru import GRUEncoder
 from course_lib.models.lstm import LSTMEncoder
 from course_lib.models.matrix_factorization import MatrixFactorization
@@ -21,6 +21,7 @@ from course_lib.models.multitask_base import MultiTaskConfig, MultiTaskModel
 from course_lib.models.next_item import NextItemConfig, NextItemModel
 from course_lib.models.ple import PLEModel, PLESettings
 from course_lib.models.shared_bottom import SharedBottomModel, SharedBottomSettings
+from course_lib.models.side_features import FeatureSpec, SideFeatureEmbedding, feature_specs
 
 __all__ = [
     "ARCHITECTURES",
@@ -30,6 +31,7 @@ __all__ = [
     "ESMMModel",
     "ESMMSettings",
     "EncoderOutput",
+    "FeatureSpec",
     "GRUEncoder",
     "LSTMEncoder",
     "MMoEModel",
@@ -46,7 +48,10 @@ __all__ = [
     "SequenceEncoder",
     "SharedBottomModel",
     "SharedBottomSettings",
+    "SideFeatureEmbedding",
     "build_model",
+    "feature_specs",
     "last_real_step",
+    "model_from_config",
     "real_steps",
 ]

@@ -26,6 +26,7 @@ from course_lib.models.mmoe import MMoEModel, MMoESettings
 from course_lib.models.multitask_base import MultiTaskConfig, MultiTaskModel
 from course_lib.models.ple import PLEModel, PLESettings
 from course_lib.models.shared_bottom import SharedBottomModel, SharedBottomSettings
+from course_lib.models.side_features import feature_specs
 from course_lib.tasks import Task, explicit_tasks, standard_tasks
 
 ArchitectureSettings = SharedBottomSettings | MMoESettings | PLESettings | ESMMSettings
@@ -58,6 +59,7 @@ def build_model(
     next_item_prior: bool = False,
     pair_biases: bool = False,
     history_values: bool = False,
+    features: Sequence[str] = (),
     settings: ArchitectureSettings | None = None,
     item_category: np.ndarray | torch.Tensor | None = None,
     label_rates: Mapping[str, torch.Tensor] | None = None,
@@ -76,6 +78,8 @@ def build_model(
         embed_dim, hidden_dim, tower_dims, dropout, next_item_prior, pair_biases,
             history_values: as ``MultiTaskConfig`` (with pair_biases, its num_users is the
             user vocabulary's; history_values needs data whose log has a value column).
+        features: names of the data's side features (``prepare(features=...)``) the model
+            reads, through ``SideFeatureEmbedding``; () reads none.
         settings: the architecture's own sizes (``MMoESettings(num_experts=8)``); None: its
             defaults.
         item_category: the category index of every item index; defaults to the data's.
@@ -90,17 +94,20 @@ def build_model(
             the tasks, encoder and item table do not fit together.
     """
     vocab = data.vocabularies if isinstance(data, PreparedData) else data
-    if item_category is None:
+    if item_category is None or features:
         if not isinstance(data, PreparedData):
-            raise ValueError("build_model(vocabularies, ...) needs item_category=; or pass data")
-        item_category = data.item_category
-    model_class = _lookup(ARCHITECTURES, architecture, "architecture")
-    settings = model_class.settings_class() if settings is None else settings
-    if not isinstance(settings, model_class.settings_class):
+            raise ValueError(
+                "build_model(vocabularies, ...) needs item_category= and reads no side "
+                "features; pass the prepared data instead"
+            )
+        item_category = data.item_category if item_category is None else item_category
+    without_values = isinstance(data, PreparedData) and data.sequences.value is None
+    if history_values and without_values:
         raise ValueError(
-            f"architecture {architecture!r} takes {model_class.settings_class.__name__}, "
-            f"got {type(settings).__name__}"
+            "history_values=True reads each history event's value, but the data's log has no "
+            "value column; prepare a log with one (ratings) or leave history_values off"
         )
+    side_features = data.features.pick(features) if features else None
     config = MultiTaskConfig(
         len(vocab.item),
         len(vocab.category),
@@ -113,21 +120,50 @@ def build_model(
         pair_biases=pair_biases,
         num_users=len(vocab.user) if pair_biases else 0,
         history_values=history_values,
+        features=feature_specs(side_features) if side_features else (),
     )
-    without_values = isinstance(data, PreparedData) and data.sequences.value is None
-    if history_values and without_values:
-        raise ValueError(
-            "history_values=True reads each history event's value, but the data's log has no "
-            "value column; prepare a log with one (ratings) or leave history_values off"
-        )
-    if isinstance(encoder, str):
-        encoder = _lookup(ENCODERS, encoder, "encoder")(embed_dim, hidden_dim)
-    chosen = pick_tasks(vocab, tasks)
-    item_category = torch.as_tensor(item_category)
-    model = model_class(config, chosen, encoder, item_category, settings)
+    model = model_from_config(
+        config,
+        pick_tasks(vocab, tasks),
+        architecture=architecture,
+        encoder=encoder,
+        settings=settings,
+        item_category=torch.as_tensor(item_category),
+    )
+    if side_features is not None:
+        model.side_features.set_tables(side_features)
     if label_rates is not None:
         model.init_output_biases(dict(label_rates))
     return model
+
+
+def model_from_config(
+    config: MultiTaskConfig,
+    tasks: Sequence[Task],
+    *,
+    architecture: str,
+    encoder: str | SequenceEncoder,
+    settings: ArchitectureSettings | None = None,
+    item_category: torch.Tensor | None = None,
+) -> MultiTaskModel:
+    """The model a config describes, with untrained weights (what a checkpoint rebuilds).
+
+    ``build_model`` fills the config in from data; this builds it as given. Without
+    ``item_category`` (and with side features) the tables are zeros, to be loaded from a
+    state dict.
+    """
+    model_class = _lookup(ARCHITECTURES, architecture, "architecture")
+    settings = model_class.settings_class() if settings is None else settings
+    if not isinstance(settings, model_class.settings_class):
+        raise ValueError(
+            f"architecture {architecture!r} takes {model_class.settings_class.__name__}, "
+            f"got {type(settings).__name__}"
+        )
+    if isinstance(encoder, str):
+        encoder = _lookup(ENCODERS, encoder, "encoder")(config.embed_dim, config.hidden_dim)
+    if item_category is None:
+        item_category = torch.zeros(config.num_items, dtype=torch.long)
+    return model_class(config, list(tasks), encoder, item_category, settings)
 
 
 def pick_tasks(vocab: Vocabularies, tasks: Sequence[str | Task]) -> list[Task]:

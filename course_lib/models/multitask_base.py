@@ -21,6 +21,7 @@ from torch import nn
 from course_lib.data.vocab import NUM_RESERVED
 from course_lib.models.embedding import BehaviorEmbedding
 from course_lib.models.encoder_base import SequenceEncoder
+from course_lib.models.side_features import FeatureSpec, SideFeatureEmbedding
 from course_lib.tasks import Batch, Task
 
 
@@ -43,6 +44,14 @@ class MultiTaskConfig:
     pair_biases: bool = False  # single-output candidate tasks add a user and an item offset
     history_values: bool = False  # each history event's value (a rating) enters its vector
     num_users: int = 0  # user vocabulary (PAD and UNK included); needed by pair_biases
+    features: tuple[FeatureSpec, ...] = ()  # side features (SideFeatureEmbedding); () for none
+
+    def __post_init__(self) -> None:
+        # a checkpoint stores the specs as dicts and the tower sizes as a list
+        self.features = tuple(
+            FeatureSpec(**spec) if isinstance(spec, dict) else spec for spec in self.features
+        )
+        self.tower_dims = tuple(self.tower_dims)
 
 
 def mlp(in_dim: int, dims: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
@@ -89,6 +98,10 @@ class MultiTaskModel(nn.Module):
     function of its value and of whether it has one (``batch["history_value"]``, NaN where
     not): what the user said about the items, not only which items they were.
 
+    With ``config.features`` (side features, ``SideFeatureEmbedding``) every item vector
+    (history events, the candidate, the catalogue) adds the item's features, and the user
+    state adds the user's: the history says what the user did, the features who they are.
+
     Args:
         config: the sizes and options.
         tasks: the declared tasks; the output dict has one entry per task, keyed by name.
@@ -123,8 +136,9 @@ class MultiTaskModel(nn.Module):
             self.value_embedding = nn.Linear(2, D)
         self.project = nn.Linear(H, D)  # user state -> item space
         self.register_buffer("item_category", item_category)
-        reserved = torch.arange(config.num_items) < NUM_RESERVED  # (V,) PAD and UNK
-        self.register_buffer("reserved_items", reserved, persistent=False)
+        all_items = torch.arange(config.num_items)  # (V,) every item index: the catalogue
+        self.register_buffer("all_items", all_items, persistent=False)
+        self.register_buffer("reserved_items", all_items < NUM_RESERVED, persistent=False)
         self.heads = nn.ModuleDict()
         self.item_bias = nn.ParameterDict()  # popularity bias of each ranking task
         self.prior_weight = nn.ParameterDict()  # next_item_prior: one weight per candidate task
@@ -150,6 +164,8 @@ class MultiTaskModel(nn.Module):
                 self.item_bias[task.name] = nn.Parameter(torch.zeros(config.num_items))
             else:
                 self.heads[task.name] = nn.Linear(H, task.num_classes)
+        if config.features:
+            self.side_features = SideFeatureEmbedding(config.features, D, H)
 
     @torch.no_grad()
     def init_output_biases(self, rates: dict[str, torch.Tensor]) -> None:
@@ -175,28 +191,52 @@ class MultiTaskModel(nn.Module):
             else:
                 self.heads[task.name].bias.copy_(bias)
 
-    def features(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """The user state and the features ``x`` shared by the candidate tasks.
-
-        ``x`` holds the state, the candidate's item + category vector and their elementwise
-        product with the projected state: the sum of that product is the dot-product match of
-        matrix factorization, which an MLP on the concatenation alone learns only slowly.
+    def user_state(self, batch: Batch) -> torch.Tensor:
+        """Each user's state: the encoded history (with its values), plus the user features.
 
         Shape:
-            batch -> state (B, H), x (B, H + 2D)
+            batch -> (B, H)
         """
         embedded = self.embedding(
             batch["history_item"], batch["history_category"], batch["history_behavior"]
         )  # (B, L, D)
+        if self.config.features:  # zero at padding: a PAD item has PAD features
+            embedded = embedded + self.side_features.items(batch["history_item"])
         if self.config.history_values:
             value = batch["history_value"]  # (B, L), NaN where an event has no value
             known = ~torch.isnan(value)
             inputs = torch.stack([torch.where(known, value, 0.0), known.to(value.dtype)], -1)
             embedded = embedded + self.value_embedding(inputs) * batch["mask"][..., None]
         state = self.encoder(embedded, batch["lengths"]).state  # (B, H)
-        candidate = self.embedding.items(batch["candidate"], batch["candidate_category"])
+        if self.config.features:  # who the user is, added to what they did
+            state = state + self.side_features.users(batch["user"])  # (B, H)
+        return state
+
+    def features(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The user state and the features ``x`` shared by the candidate tasks.
+
+        ``x`` holds the state, the candidate's item vector and their elementwise product with
+        the projected state: the sum of that product is the dot-product match of matrix
+        factorization, which an MLP on the concatenation alone learns only slowly.
+
+        Shape:
+            batch -> state (B, H), x (B, H + 2D)
+        """
+        state = self.user_state(batch)  # (B, H)
+        candidate = self.item_vectors(batch["candidate"], batch["candidate_category"])  # (B, D)
         match = self.project(state) * candidate  # (B, D)
         return state, torch.cat([state, candidate, match], dim=-1)  # (B, H + 2D)
+
+    def item_vectors(self, item: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
+        """Items on their own (candidates, the catalogue): item + category + side features.
+
+        Shape:
+            item, category: (...) int64 -> (..., D)
+        """
+        vectors = self.embedding.items(item, category)  # (..., D)
+        if self.config.features:
+            vectors = vectors + self.side_features.items(item)
+        return vectors
 
     def task_representations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """One vector per candidate task; each architecture implements this.
@@ -220,7 +260,7 @@ class MultiTaskModel(nn.Module):
             if task.uses_candidate:
                 output = self.heads[task.name](representations[task.name])  # (B, K)
             elif task.kind == "ranking":
-                catalogue = self.embedding.all_items(self.item_category)  # (V, D)
+                catalogue = self.item_vectors(self.all_items, self.item_category)  # (V, D)
                 output = self.project(state) @ catalogue.T + self.item_bias[task.name]
                 output = output.masked_fill(self.reserved_items, torch.finfo(output.dtype).min)
             else:

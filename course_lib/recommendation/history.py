@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from course_lib.data.dataset import padded_histories
 from course_lib.data.pipeline import PreparedData
 from course_lib.data.vocab import PAD, UNK
 
@@ -75,29 +76,20 @@ def history_batch(
     """The last ``max_len`` events before ``end`` of each user, padded like a training batch.
 
     The candidate is a PAD placeholder: the ranking head does not read it, and candidate
-    scoring puts the real candidates in later.
+    scoring puts the real candidates in later. ``user`` is each row's user index (for side
+    features and pair biases).
 
     Shape:
-        ``history_*``: (B, L) with L the longest history; ``lengths``, ``candidate``,
-        ``candidate_category``: (B,).
+        ``history_*``: (B, L) with L the longest history; ``user``, ``lengths``,
+        ``candidate``, ``candidate_category``: (B,).
     """
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
     start = np.maximum(data.sequences.offsets[rows], end - max_len)  # (B,)
-    lengths = end - start  # (B,)
-    if (lengths < 1).any():
+    if (end - start < 1).any():
         raise ValueError("every user needs at least one event before the cut to be scored")
-    steps = np.arange(lengths.max())  # (L,)
-    mask = steps < lengths[:, None]  # (B, L)
-    positions = np.where(mask, start[:, None] + steps, 0)  # (B, L)
-    batch = {
-        f"history_{name}": torch.from_numpy(
-            np.where(mask, getattr(data.sequences, name)[positions], PAD)
-        )
-        for name in ("item", "category", "behavior")
-    }
-    batch["lengths"] = torch.from_numpy(lengths)
-    batch["mask"] = torch.from_numpy(mask)
+    batch = padded_histories(data.sequences, start, end)
+    batch["user"] = torch.from_numpy(np.asarray(data.sequences.users[rows], dtype=np.int64))
     batch["candidate"] = torch.full((len(rows),), PAD, dtype=torch.int64)
     batch["candidate_category"] = torch.full((len(rows),), PAD, dtype=torch.int64)
     return batch

@@ -5,10 +5,10 @@ candidate task ("click", "buy") scores one (history, candidate) pair per row, so
 is fed as candidates in chunks, each user's history repeated for every candidate. Re-running
 the sequence encoder on each repeat would cost users x items encoder passes (30 to 90 seconds
 for 300 users and 2,000 items on a 2-core CPU), although the user's state does not depend on
-the candidate. So each user's state is computed once, and during the candidate passes the model's
-encoder is swapped for a stand-in that hands those states back. The pass still goes through the
-model's own ``forward``, so every architecture (ESMM's product of towers included) scores
-exactly as it does in training.
+the candidate. So each user's state is computed once, and during the candidate passes the
+model's ``user_state`` is swapped for a stand-in that hands those states back. The pass still
+goes through the model's own ``forward``, so every architecture (ESMM's product of towers
+included) scores exactly as it does in training.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
-from torch import nn
 
-from course_lib.data.vocab import NUM_RESERVED, PAD
-from course_lib.models.encoder_base import EncoderOutput
+from course_lib.data.vocab import NUM_RESERVED
 from course_lib.models.multitask_base import MultiTaskModel
 from course_lib.tasks import Batch, Task
 
@@ -49,54 +47,40 @@ def binary_candidate_tasks(model: MultiTaskModel) -> list[str]:
     return [t.name for t in model.tasks if t.uses_candidate and t.kind == "binary"]
 
 
-class _FixedStates(nn.Module):
-    """Stands in for an encoder: returns user states computed beforehand, whatever it reads."""
-
-    def __init__(self, state: torch.Tensor) -> None:
-        super().__init__()
-        self.state = state  # (N, H), one row per row of the batch
-
-    def forward(self, embedded: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
-        return EncoderOutput(self.state, self.state[:, None, :])  # (N, H), (N, 1, H)
-
-
 @contextmanager
 def _candidate_passes(model: MultiTaskModel, state: torch.Tensor) -> Iterator[None]:
-    """Inside: the model's encoder returns ``state`` and only candidate tasks are computed.
+    """Inside: the model's ``user_state`` returns ``state`` and only candidate tasks are computed.
 
     Dropping the other tasks saves a (rows, V) next-item matrix per pass that nobody reads.
     """
-    encoder, tasks = model.encoder, model.tasks
-    model.encoder = _FixedStates(state)
+    tasks = model.tasks
+    model.user_state = lambda batch: state  # an instance attribute shadows the method
     model.tasks = [task for task in tasks if task.uses_candidate]
     try:
         yield
     finally:
-        model.encoder, model.tasks = encoder, tasks
+        del model.user_state  # the method again
+        model.tasks = tasks
 
 
 def candidate_logits(
-    model: MultiTaskModel, state: torch.Tensor, items: torch.Tensor
+    model: MultiTaskModel, state: torch.Tensor, user: torch.Tensor, items: torch.Tensor
 ) -> dict[str, torch.Tensor]:
     """Logits of every binary candidate task for each user's candidate items.
 
     Args:
         model: the multi-task model, in evaluation mode.
-        state: each user's state, ``model.features(batch)[0]`` of their history.
+        state: each user's state, ``model.user_state(batch)`` of their history.
+        user: each user's index (``batch["user"]``), for the pair biases.
         items: the candidate item indices of each user.
 
     Shape:
-        state: (B, H); items: (B, C) -> {task name: (B, C)}
+        state: (B, H); user: (B,); items: (B, C) -> {task name: (B, C)}
     """
     B, C = items.shape
-    rows = B * C
-    placeholder = torch.full((rows, 1), PAD, dtype=torch.int64, device=items.device)  # (N, 1)
-    candidates = items.reshape(rows)  # (N,) row b * C + c is user b's candidate c
-    batch = {
-        "history_item": placeholder,
-        "history_category": placeholder,
-        "history_behavior": placeholder,
-        "lengths": torch.ones(rows, dtype=torch.int64, device=items.device),
+    candidates = items.reshape(B * C)  # (N,) row b * C + c is user b's candidate c
+    batch = {  # no history: user_state hands the states back
+        "user": user.repeat_interleave(C),
         "candidate": candidates,
         "candidate_category": model.item_category[candidates],
     }
@@ -122,7 +106,7 @@ def catalogue_logits(
     Shape:
         batch -> logits (B, V), state (B, H)
     """
-    state, _ = model.features(batch)  # (B, H)
+    state = model.user_state(batch)  # (B, H)
     if task.kind == "ranking":
         logits = model(batch)[task.name].float()  # (B, V)
         return logits.masked_fill(model.reserved_items, -torch.inf), state
@@ -130,6 +114,6 @@ def catalogue_logits(
     logits = torch.full((B, V), -torch.inf, device=state.device)  # (B, V)
     items = torch.arange(NUM_RESERVED, V, device=state.device)  # (V - 2,)
     for chunk in items.split(max(1, chunk_rows // B)):
-        scores = candidate_logits(model, state, chunk.expand(B, -1))  # {name: (B, C)}
+        scores = candidate_logits(model, state, batch["user"], chunk.expand(B, -1))
         logits[:, chunk] = scores[task.name].float()
     return logits, state

@@ -87,7 +87,7 @@ def recommend(
         logits, state = catalogue_logits(model, batch, task, chunk_rows)  # (B, V), (B, H)
         top = logits.masked_fill(blocked, -torch.inf).topk(k, dim=1)  # (B, k) best first
         columns = {"score": task.probabilities(logits).gather(1, top.indices)}  # (B, k)
-        for name, logit in candidate_logits(model, state, top.indices).items():
+        for name, logit in candidate_logits(model, state, batch["user"], top.indices).items():
             columns[f"p_{name}"] = torch.sigmoid(logit)  # (B, k)
         frames.append(_list_frame(data, rows[part], top.indices, columns))
     return pd.concat(frames, ignore_index=True)
