@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from course_lib.data import UNK
 from course_lib.data.pipeline import prepare
 from course_lib.datasets import (
     GENRES,
     MOVIELENS_BEHAVIORS,
+    MOVIELENS_FEATURES,
     MOVIELENS_FILES,
     OCCUPATIONS_1M,
     ChecksumError,
@@ -425,14 +427,18 @@ def test_movielens_side_tables_describe_the_users_and_movies(tmp_path: Path, siz
     copy = tmp_path / f"ml-{size}.zip"
     copy.write_bytes(ARCHIVES[size])
     users, movies = load_movielens_side_tables(size, archive=copy, sha256=sha256(ARCHIVES[size]))
-    assert list(users.columns) == ["user_id", "gender", "age", "occupation", "zip_code"]
+    assert list(users.columns) == [
+        "user_id", "gender", "age", "age_group", "occupation", "zip_code"
+    ]  # fmt: skip
     assert users["user_id"].tolist() == [1, 2, 3, 4, 5, 6]
     assert users["gender"].tolist() == ["F", "M", "F", "M", "F", "M"]
     if size == "100k":
         assert users["age"].tolist() == [21, 22, 23, 24, 25, 26]
+        assert users["age_group"].tolist() == [18, 18, 18, 18, 25, 25]
         assert set(users["occupation"]) == {"writer"}
     else:  # age groups, and occupation codes 10..15 decoded
         assert users["age"].tolist() == [18, 25, 1, 18, 25, 1]
+        assert users["age_group"].tolist() == users["age"].tolist()
         assert users["occupation"].tolist() == list(OCCUPATIONS_1M[10:16])
     assert users["zip_code"].iloc[0] == "01101"  # a zip code stays text, leading zero kept
     assert list(movies.columns) == ["item_id", "title", "genres", "category_id"]
@@ -447,6 +453,34 @@ def test_movielens_side_tables_describe_the_users_and_movies(tmp_path: Path, siz
         first[first.index.isin(by_id.index)],
         check_names=False,
     )
+
+
+def test_movielens_features_prepare_from_the_side_tables(tmp_path: Path) -> None:
+    copy = tmp_path / "ml-100k.zip"
+    copy.write_bytes(ARCHIVES["100k"])
+    log = load_movielens("100k", archive=copy, sha256=sha256(ARCHIVES["100k"]))
+    users, movies = load_movielens_side_tables(
+        "100k", archive=copy, sha256=sha256(ARCHIVES["100k"])
+    )
+    data = prepare(
+        log,
+        behaviors=MOVIELENS_BEHAVIORS,
+        min_events_per_user=1,
+        feedback="explicit",
+        features=MOVIELENS_FEATURES,
+        users=users,
+        items=movies,
+    )
+    side, vocab = data.features, data.vocabularies
+    assert side.names == ("gender", "age_group", "occupation", "genres")
+    genres = side.vocabularies["genres"]
+    movie_1 = side.tables["genres"][vocab.item.encode([1])[0]]
+    assert sorted(genres.decode(movie_1[movie_1 > 0])) == ["Animation", "Children's", "Comedy"]
+    gender = side.vocabularies["gender"].decode(side.tables["gender"][vocab.user.encode([1, 2])])
+    assert gender.tolist() == ["F", "M"]
+    missing = {"gender": 0, "age_group": 0, "occupation": 0, "genres": 1}
+    assert side.missing == missing  # movie 10 is rated, not described: kept, its genre unknown
+    assert side.tables["genres"][vocab.item.encode([10])[0]].tolist()[0] == UNK
 
 
 def test_movielens_side_tables_come_from_the_same_cached_download(

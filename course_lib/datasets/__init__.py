@@ -29,7 +29,11 @@ from course_lib.datasets.movielens import (
     MOVIELENS_FILES,
     load_movielens,
 )
-from course_lib.datasets.movielens_side import OCCUPATIONS_1M, load_movielens_side_tables
+from course_lib.datasets.movielens_side import (
+    MOVIELENS_FEATURES,
+    OCCUPATIONS_1M,
+    load_movielens_side_tables,
+)
 from course_lib.datasets.retailrocket import (
     RETAILROCKET_BEHAVIORS,
     UNKNOWN_CATEGORY,
@@ -41,6 +45,7 @@ __all__ = [
     "CACHE_ENV_VAR",
     "GENRES",
     "MOVIELENS_BEHAVIORS",
+    "MOVIELENS_FEATURES",
     "MOVIELENS_FILES",
     "OCCUPATIONS_1M",
     "RETAILROCKET_BEHAVIORS",

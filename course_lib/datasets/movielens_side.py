@@ -6,11 +6,16 @@ attributes. Both sizes come out in one shape (100K reads ``u.user`` and ``u.item
 ``users.dat`` and ``movies.dat``):
 
 - users: ``gender`` (M or F); ``age`` (100K: years; 1M: the first year of the user's age
-  group, 1 = under 18, then 18, 25, 35, 45, 50, 56); ``occupation`` (its name; 1M's codes
-  are decoded with ``OCCUPATIONS_1M``); ``zip_code`` as written.
+  group, 1 = under 18, then 18, 25, 35, 45, 50, 56); ``age_group``, 1M's groups for both
+  sizes; ``occupation`` (its name; 1M's codes are decoded with ``OCCUPATIONS_1M``);
+  ``zip_code`` as written.
 - movies: ``title`` (with the year); ``genres``, every genre of the movie ``|``-separated in
   ``GENRES`` order ("" for none), the multi-valued attribute; ``category_id``, the first
   genre's index in ``GENRES``, the log's category.
+
+``MOVIELENS_FEATURES`` declares the side features a model can read from them (``prepare(log,
+features=MOVIELENS_FEATURES, users=users, items=movies)``): gender, age group and occupation
+of the user, every genre of the movie.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from course_lib.data.features import Feature
 from course_lib.datasets.movielens import GENRES, movielens_archive, read_table
 
 # MovieLens 1M codes its occupations 0..20; these are their names, in code order.
@@ -30,7 +36,14 @@ OCCUPATIONS_1M: tuple[str, ...] = (
     "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist",
     "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
 )  # fmt: skip
-USER_COLUMNS = ["user_id", "gender", "age", "occupation", "zip_code"]
+AGE_GROUPS_1M = (1, 18, 25, 35, 45, 50, 56)  # each group's first year; 1 = under 18
+USER_COLUMNS = ["user_id", "gender", "age", "age_group", "occupation", "zip_code"]
+MOVIELENS_FEATURES = (
+    Feature("gender", "user"),
+    Feature("age_group", "user"),
+    Feature("occupation", "user"),
+    Feature("genres", "item", "multi"),
+)
 MOVIE_COLUMNS = ["item_id", "title", "genres", "category_id"]
 USER_FILE_100K = ["user_id", "age", "gender", "occupation", "zip_code"]  # u.user's order
 
@@ -84,11 +97,18 @@ def _user_frame(users: pd.DataFrame) -> pd.DataFrame:
             "user_id": users["user_id"].astype(np.int64),
             "gender": users["gender"].astype(str),
             "age": users["age"].astype(np.int64),
+            "age_group": age_groups(users["age"].astype(np.int64).to_numpy()),
             "occupation": users["occupation"].astype(str),
             "zip_code": users["zip_code"].astype(str),
         }
     )
     return frame.sort_values("user_id", ignore_index=True)
+
+
+def age_groups(age: np.ndarray) -> np.ndarray:
+    """The first year of each age's group in ``AGE_GROUPS_1M`` (1M's ages map to themselves)."""
+    starts = np.asarray(AGE_GROUPS_1M)
+    return starts[np.searchsorted(starts, age, side="right") - 1].astype(np.int64)
 
 
 def _movies_100k(archive: Path) -> pd.DataFrame:
