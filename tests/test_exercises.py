@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from course_lib.data import Feature
 from course_lib.exercises import (
     Verdict,
     check,
@@ -296,6 +297,17 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
+FILM_USERS = pd.DataFrame({"user_id": [1, 2], "gender": ["F", "M"], "occupation": ["a", "b"]})
+FILMS = pd.DataFrame(
+    {
+        "item_id": [7, 8],
+        "title": ["A", "B"],
+        "genres": ["Drama|War", "Comedy"],
+        "year": [1990, 2001],
+    }
+)
+
+
 def _checker_cases() -> list[tuple[str, Callable[[object], None], object, object]]:
     """(name, check called with an answer, the right answer, a wrong answer) per exercise."""
     log = pd.DataFrame({"timestamp": [0, 86_400, 86_401, 3 * 86_400]})
@@ -324,6 +336,22 @@ def _checker_cases() -> list[tuple[str, Callable[[object], None], object, object
             (0.75, 0.1),
         ),
         ("6.2", lambda a: own_lists.check_distinct_items(a, lists), 4, 5),
+        (
+            "7.4",
+            lambda a: own_data.check_side_features(a, FILM_USERS, FILMS),
+            [
+                Feature("gender", "user"),
+                Feature("occupation", "user"),
+                Feature("genres", "item", "multi"),
+                Feature("year", "item", "numeric"),
+            ],
+            [
+                Feature("gender", "user"),
+                Feature("occupation", "user"),
+                Feature("genres", "item"),
+                Feature("year", "item", "numeric"),
+            ],
+        ),
         (
             "7.2",
             lambda a: own_data.check_conversion(a, ("view", "cart", "order")),

@@ -228,3 +228,12 @@ def test_features_survive_a_checkpoint_and_recommendations_read_them(data, tmp_p
     with torch.no_grad():
         p_click = torch.sigmoid(model(direct)["click"])
     np.testing.assert_allclose(lists["score"], p_click.numpy(), rtol=1e-5)
+
+
+def test_an_unknown_value_starts_as_no_information(data) -> None:
+    torch.manual_seed(0)
+    model = build_model(data, TASKS, embed_dim=8, hidden_dim=8, features=["user_id", "tags"])
+    for name in ("user_id", "tags"):
+        weight = model.side_features.embeddings[name].weight
+        assert weight[UNK].abs().sum() == 0 and weight[PAD].abs().sum() == 0
+        assert weight[UNK + 1 :].abs().sum() > 0

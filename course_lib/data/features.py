@@ -12,8 +12,9 @@ the model one table per feature, indexed by the user's or the item's vocabulary 
   items of the log; a missing number becomes 0, the mean.
 
 The user id itself is a feature too, ``Feature("user_id", "user")``: it needs no table. Users
-without a training sample (cold-start users, after a time cut) map to UNK, so a model treats
-them all alike instead of reading a vector that training never touched.
+without a training sample (cold-start users, after a time cut) map to UNK, whose vector starts
+at zero and is never trained: a model scores them from their history and attributes alone,
+not from an id vector that training never touched.
 
 The tables travel with the model (``models.SideFeatureEmbedding`` keeps them as buffers, and a
 checkpoint stores them), so a model looks a feature up from the user and item indices every

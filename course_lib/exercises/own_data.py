@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from course_lib.data.features import Feature
 from course_lib.data.schema import LOG_COLUMNS
 from course_lib.exercises.core import check
 
@@ -55,3 +56,52 @@ def check_damped_item_bias(
         hint="take the item's ratings minus the mean of all training ratings, sum them, and "
         "divide by the item's number of ratings plus the damping (10), not by the number alone",
     )
+
+
+def check_side_features(answer: object, users: pd.DataFrame, movies: pd.DataFrame) -> None:
+    """Exercise 7.4: the side features of a movie log, declared as ``Feature`` objects.
+
+    Right: every user column but the id, each movie's genres (several values in one string)
+    and its year (a number); not the title, which names one movie only, as its id does.
+    """
+    wanted = {  # (source, column) -> kind
+        **{("user", column): "categorical" for column in users.columns if column != "user_id"},
+        ("item", "genres"): "multi",
+        ("item", "year"): "numeric",
+    }
+    check(
+        "7.4",
+        answer,
+        compare=lambda features: _side_feature_problem(features, wanted, users, movies),
+        hint="one Feature(name, source, kind) per column worth reading; a column holding "
+        "several values in one string, a number, and a text unique to each movie each need "
+        "a different decision",
+    )
+
+
+def _side_feature_problem(
+    features: object, wanted: dict, users: pd.DataFrame, movies: pd.DataFrame
+) -> str | None:
+    """Why the declarations are wrong, without naming the right kind; None when right."""
+    if not isinstance(features, list | tuple) or not all(
+        isinstance(feature, Feature) for feature in features
+    ):
+        return "give a list of Feature(...) declarations"
+    tables = {"user": users, "item": movies}
+    declared = {}
+    for feature in features:
+        column = feature.table_column
+        if column not in tables[feature.source]:
+            where = f"the {feature.source}s table"
+            return f"{feature.name!r} reads column {column!r}, which {where} lacks"
+        declared[(feature.source, column)] = feature
+    if ("item", "title") in declared:
+        return "the title is declared: it names one movie, as the item id already does"
+    for (source, column), kind in wanted.items():
+        feature = declared.get((source, column))
+        if feature is None:
+            return f"the {source}s table's column {column!r} is not declared"
+        if feature.kind != kind:
+            kind_given = f"kind={feature.kind!r}"
+            return f"{feature.name!r} is declared {kind_given}, which does not fit its values"
+    return None

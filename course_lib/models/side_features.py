@@ -10,9 +10,11 @@ Every multi-task architecture reads side features the same way, through this one
 
 A categorical feature is an ``nn.Embedding``, a multi-valued one the mean of its values'
 embeddings, a numeric one a learned direction scaled by the (standardised) number. Every PAD
-row gives the zero vector, so padding stays zero. The feature tables (``data.SideFeatures``)
-are buffers: they move with the model to its device and are saved in its checkpoint, so a
-model looks features up from the user and item indices every batch carries.
+row gives the zero vector, so padding stays zero; every UNK row starts at zero, so a value
+never seen in training (a cold-start user's id) adds nothing. The feature tables
+(``data.SideFeatures``) are buffers: they move with the model to its device and are saved in
+its checkpoint, so a model looks features up from the user and item indices every batch
+carries.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 from torch import nn
 
 from course_lib.data.features import SideFeatures
-from course_lib.data.vocab import PAD
+from course_lib.data.vocab import PAD, UNK
 from course_lib.models.embedding import init_embedding_
 
 
@@ -79,6 +81,8 @@ class SideFeatureEmbedding(nn.Module):
             else:
                 table = nn.Embedding(spec.num_codes, dim, padding_idx=PAD)
                 init_embedding_(table)
+                with torch.no_grad():  # an unknown value starts as no information
+                    table.weight[UNK].zero_()
                 self.embeddings[spec.name] = table
 
     @staticmethod
