@@ -110,3 +110,35 @@ def sequence_order(user: np.ndarray, timestamp: np.ndarray) -> np.ndarray:
     key = user.astype(np.int64) << 32
     key |= timestamp - first
     return np.argsort(key, kind="stable")
+
+
+def items_before(
+    sequences: Sequences,
+    start: np.ndarray,
+    end: np.ndarray,
+    num_items: int,
+    behavior: int | None = None,
+) -> np.ndarray:
+    """True at every item of the events ``start[b]:end[b]`` of the flat sequences.
+
+    What a user has already seen (or, with ``behavior``, already bought) before a cut: the
+    items a recommendation list or a "something new" ranking leaves out.
+
+    Args:
+        start, end: flat positions; each row's events, all of one user.
+        num_items: V, the item vocabulary's size.
+        behavior: only events of this behavior index (the conversion, say); None: all.
+
+    Shape:
+        start, end: (B,) -> (B, V) bool
+    """
+    counts = np.asarray(end, dtype=np.int64) - start  # (B,) events of each row
+    owner = np.repeat(np.arange(len(counts)), counts)  # (E,) row of each event
+    # (E,) flat position of each event: start[b], start[b] + 1, ... for every row b
+    positions = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts - start, counts)
+    if behavior is not None:
+        keep = sequences.behavior[positions] == behavior
+        owner, positions = owner[keep], positions[keep]
+    mask = np.zeros((len(counts), num_items), dtype=bool)
+    mask[owner, sequences.item[positions]] = True
+    return mask

@@ -26,6 +26,7 @@ import torch
 
 from course_lib.data.dataset import padded_histories
 from course_lib.data.pipeline import PreparedData
+from course_lib.data.sequences import items_before
 from course_lib.data.vocab import PAD, UNK
 
 Until = Literal["now", "valid", "test"]
@@ -109,21 +110,13 @@ def past_items(
     """
     if exclude not in ("bought", "interacted", "none"):
         raise ValueError(f"exclude must be 'bought', 'interacted' or 'none', got {exclude!r}")
-    sequences = data.sequences
-    mask = torch.zeros(len(rows), len(data.vocabularies.item), dtype=torch.bool)  # (B, V)
+    num_items = len(data.vocabularies.item)
     if exclude == "none":
-        return mask
-    start = sequences.offsets[rows]
-    counts = end - start  # (B,) events before the cut
-    owner = np.repeat(np.arange(len(rows)), counts)  # (E,) row of each past event
-    # (E,) flat position of each past event: start[b], start[b] + 1, ... for every row b
-    positions = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts - start, counts)
-    if exclude == "bought":
-        conversion = len(data.vocabularies.behavior) - 1  # the funnel's last behavior
-        keep = sequences.behavior[positions] == conversion
-        owner, positions = owner[keep], positions[keep]
-    mask[torch.from_numpy(owner), torch.from_numpy(sequences.item[positions])] = True
-    return mask
+        return torch.zeros(len(rows), num_items, dtype=torch.bool)  # (B, V)
+    conversion = len(data.vocabularies.behavior) - 1  # the funnel's last behavior
+    behavior = conversion if exclude == "bought" else None
+    start = data.sequences.offsets[rows]
+    return torch.from_numpy(items_before(data.sequences, start, end, num_items, behavior))
 
 
 def history_lengths(data: PreparedData, user_ids: UserIds, until: Until = "now") -> pd.Series:

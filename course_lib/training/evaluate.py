@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_lib.data.dataset import padded_histories
-from course_lib.data.sequences import Sequences
-from course_lib.metrics.ranking import RankingAccumulator, history_mask
+from course_lib.data.sequences import Sequences, items_before
+from course_lib.data.vocab import PAD
+from course_lib.metrics.ranking import RankingAccumulator
 from course_lib.metrics.tasks import NO_SAMPLES, task_metrics
 from course_lib.tasks import Batch, Task
 from course_lib.training.loop import move_batch, predict_outputs
@@ -66,8 +66,10 @@ def seen_items(
     end = target.cpu().numpy()
     user_start = np.asarray(sequences.offsets[:-1])
     start = user_start[np.searchsorted(user_start, end, side="right") - 1]  # (B,)
-    past = padded_histories(sequences, start, end)["history_item"]  # (B, longest past)
-    return history_mask(past.to(keep.device), num_items, keep)
+    seen = torch.from_numpy(items_before(sequences, start, end, num_items)).to(keep.device)
+    seen[torch.arange(len(keep), device=keep.device), keep] = False  # never the target
+    seen[:, PAD] = False
+    return seen
 
 
 def evaluate_tasks(
