@@ -6,7 +6,9 @@ checkpoint for ``load_checkpoint``). ``--config FILE.json`` sets options from a 
 are the option names (``"batch-size"`` or ``"batch_size"``); flags on the command line win.
 Every option is checked before any work starts; a bad one exits with status 2 (usage error).
 ``--data FILE`` reads a CSV with a header row; ``--format taobao`` reads Taobao's headerless
-UserBehavior.csv instead, and ``--sep`` and ``--encoding`` describe other files.
+UserBehavior.csv instead, and ``--sep`` and ``--encoding`` describe other files. ``--features``
+declares side features (``age_group:user,price:item:numeric``), read from the ``--users`` and
+``--items`` CSV files (on the bundled log: its own side tables).
 
 Under ``torchrun --nproc_per_node=N -m course_lib train ...`` every process trains a replica
 with DistributedDataParallel on its share of each global batch (``course_lib.distributed``);
@@ -24,12 +26,18 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import astuple
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from course_lib.bundled import bundled_window, load_bundled_log, simulate_bundled
+from course_lib.bundled import (
+    bundled_window,
+    load_bundled_log,
+    load_bundled_side_tables,
+    simulate_bundled,
+)
 from course_lib.checkpoint import save_checkpoint
 from course_lib.data import (
     TAOBAO_BEHAVIORS,
@@ -41,6 +49,7 @@ from course_lib.data import (
     read_taobao_user_behavior,
 )
 from course_lib.data.csvfile import check_file
+from course_lib.data.features import KINDS, SOURCES, Feature
 from course_lib.data.pipeline import NUM_NEGATIVES
 from course_lib.data.samples import LIKE_THRESHOLD
 from course_lib.distributed import (
@@ -213,6 +222,14 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
         help="the log's behaviors in funnel order, comma-separated; the last is the conversion "
         "(the buy task), e.g. view,addtocart,transaction",
     )
+    add(
+        "--features",
+        help="side features, comma-separated NAME:SOURCE[:KIND] with SOURCE user or item and "
+        "KIND categorical (the default), multi or numeric, e.g. age_group:user,price:item:numeric"
+        "; user_id:user is the user id itself",
+    )
+    add("--users", help="CSV of the users' side table: user_id and feature columns")
+    add("--items", help="CSV of the items' side table: item_id and feature columns")
     add("--config", help="JSON file of options (same names); command-line flags override it")
     add("--out", default="runs/latest", help="folder for metrics.json and model.pt")
     add("--no-progress", action="store_true", help="hide the progress bars")
@@ -234,6 +251,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args = build_parser(_config_options(parser, args)).parse_args(argv)
     args.tasks = _names(parser, "--tasks", args.tasks)
     args.behaviors = _names(parser, "--behaviors", args.behaviors)
+    args.features = [] if not args.features else _names(parser, "--features", args.features)
+    args.features = [_feature(parser, text) for text in args.features]
     _check_choices(parser, args)
     _check_device(parser, args.device)
     _check_files(parser, args)
@@ -265,6 +284,21 @@ def _names(parser: argparse.ArgumentParser, flag: str, value: str | list) -> lis
     if repeated:
         parser.error(f"{flag} {','.join(names)}: {repeated} given more than once")
     return names
+
+
+def _feature(parser: argparse.ArgumentParser, text: str) -> Feature:
+    """A ``--features`` entry NAME:SOURCE[:KIND] as a `Feature`, or a usage error."""
+    parts = text.split(":")
+    bad_kind = len(parts) == 3 and parts[2] not in KINDS
+    if len(parts) not in (2, 3) or parts[1] not in SOURCES or bad_kind:
+        parser.error(
+            f"--features {text!r}: give NAME:SOURCE or NAME:SOURCE:KIND, SOURCE one of "
+            f"{list(SOURCES)}, KIND one of {list(KINDS)}; e.g. price:item:numeric"
+        )
+    try:
+        return Feature(*parts)
+    except ValueError as error:
+        parser.error(f"--features {text!r}: {error}")
 
 
 def _check_choices(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -320,11 +354,12 @@ def _check_device(parser: argparse.ArgumentParser, option: str) -> None:
 def _check_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """--data must name a file, --sep and --encoding be usable, --out be writable (checked
     before training, not when the results are written after it)."""
-    if args.data:
-        try:
-            check_file(Path(args.data))
-        except LogValidationError as error:
-            parser.error(f"--data {error}")
+    for flag, path in (("--data", args.data), ("--users", args.users), ("--items", args.items)):
+        if path:
+            try:
+                check_file(Path(path))
+            except LogValidationError as error:
+                parser.error(f"{flag} {error}")
     if not args.sep:
         parser.error("--sep '': give the field separator, e.g. ',' or ';'")
     try:
@@ -352,6 +387,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
     behaviors = tuple(args.behaviors)
     log = read_data(args) if args.data else load_bundled_log()
     window = (None, None) if args.data else bundled_window()
+    users, items = side_tables(args)
     prepared = prepare(
         log,
         behaviors=behaviors,
@@ -360,6 +396,9 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         feedback=args.feedback,
         num_negatives=args.num_negatives,
         like_threshold=args.like_threshold,
+        features=args.features,
+        users=users,
+        items=items,
         seed=args.seed,
         source=args.data or "the bundled log",
     )
@@ -401,6 +440,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         next_item_prior=args.next_item_prior,
         pair_biases=args.pair_biases,
         history_values=args.history_values,
+        features=prepared.features.names,
         label_rates=label_rates(tasks, prepared.train),  # start at the base rates
     )
     monitor = (tasks[0].name, MONITOR[tasks[0].kind])  # the first task picks the best epoch
@@ -433,7 +473,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         else bayes_limit_report(test, prepared, args.num_negatives or NUM_NEGATIVES),
         "history": result.history.to_dict(orient="records"),
         "best_epoch": result.best_epoch,
-        "options": vars(args),
+        "options": vars(args) | {"features": [":".join(astuple(f)[:3]) for f in args.features]},
         "config": dataclasses.asdict(model.config),
         "settings": dataclasses.asdict(model.settings),
         "device": str(device),
@@ -464,6 +504,15 @@ def read_data(args: argparse.Namespace) -> pd.DataFrame:
     if args.format == "taobao":
         return read_taobao_user_behavior(args.data, **text)
     return read_log(args.data, behaviors=tuple(args.behaviors), **text)
+
+
+def side_tables(args: argparse.Namespace) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The users and items tables of ``--users`` and ``--items``; without them and without
+    ``--data``, the bundled log's own (user_id, is_member; item_id, category_id, price)."""
+    bundled = (None, None) if args.data else load_bundled_side_tables()
+    users = pd.read_csv(args.users, encoding=args.encoding) if args.users else bundled[0]
+    items = pd.read_csv(args.items, encoding=args.encoding) if args.items else bundled[1]
+    return users, items
 
 
 def bayes_limit_report(

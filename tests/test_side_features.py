@@ -6,14 +6,19 @@ prices; a multi-valued item feature ("tags") is added to the items table by hand
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from course_lib.checkpoint import load_checkpoint, save_checkpoint
+from course_lib.cli import main
 from course_lib.data import PAD, UNK, LogValidationError
 from course_lib.data.features import Feature, encode_features
+from course_lib.data.io import write_log
 from course_lib.data.pipeline import PreparedData, prepare
 from course_lib.data.split import time_cut
 from course_lib.models import build_model
@@ -237,3 +242,49 @@ def test_an_unknown_value_starts_as_no_information(data) -> None:
         weight = model.side_features.embeddings[name].weight
         assert weight[UNK].abs().sum() == 0 and weight[PAD].abs().sum() == 0
         assert weight[UNK + 1 :].abs().sum() > 0
+
+
+def test_the_command_line_trains_with_side_features_from_files(tmp_path, world) -> None:
+    log_path, users_path, items_path = (tmp_path / name for name in ("log.csv", "u.csv", "i.csv"))
+    write_log(world.log, log_path)
+    world.users.to_csv(users_path, index=False)
+    items_table(world).to_csv(items_path, index=False)
+    arguments = ["train", "--data", str(log_path), "--users", str(users_path)]
+    arguments += ["--items", str(items_path), "--tasks", "click,next_item"]
+    arguments += ["--features", "age_group:user,is_member:user,price:item:numeric,tags:item:multi"]
+    arguments += ["--epochs", "1", "--max-steps-per-epoch", "2", "--embed-dim", "8"]
+    arguments += ["--hidden-dim", "8", "--no-progress", "--out", str(tmp_path / "run")]
+    assert main(arguments) == 0
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert report["options"]["features"][2] == "price:item:numeric"
+    assert [spec["name"] for spec in report["config"]["features"]] == [
+        "age_group", "is_member", "price", "tags"
+    ]  # fmt: skip
+    loaded = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert [spec.kind for spec in loaded.config.features][2:] == ["numeric", "multi"]
+
+
+def test_the_bundled_log_brings_its_own_side_tables(tmp_path) -> None:
+    arguments = ["train", "--features", "is_member:user,price:item:numeric,user_id:user"]
+    arguments += ["--tasks", "click,buy", "--epochs", "1", "--max-steps-per-epoch", "2"]
+    arguments += ["--embed-dim", "8", "--hidden-dim", "8", "--no-progress"]
+    assert main([*arguments, "--out", str(tmp_path / "run")]) == 0
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert len(report["config"]["features"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        ("age_group", "give NAME:SOURCE or NAME:SOURCE:KIND"),
+        ("age_group:session", "SOURCE one of \\['user', 'item'\\]"),
+        ("price:item:float", "KIND one of"),
+        ("age group:user", "name must be an identifier"),
+        ("price:item,price:item", "given more than once"),
+    ],
+)
+def test_the_command_line_refuses_a_bad_feature_before_any_work(features, message, capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--features", features])
+    assert stopped.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
