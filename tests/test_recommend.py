@@ -97,6 +97,22 @@ def test_ranking_scores_and_probabilities_match_a_direct_forward_pass(
     np.testing.assert_allclose(lists["p_buy"], torch.sigmoid(outputs["buy"]), rtol=1e-5)
 
 
+def test_candidate_scores_read_the_next_item_prior(small_prepared, users):
+    torch.manual_seed(0)
+    tasks = ["click", "buy", "next_item"]
+    model = build_model(small_prepared, tasks, embed_dim=D, hidden_dim=H, next_item_prior=True)
+    model.eval()
+    with torch.no_grad():
+        model.prior_weight["click"].fill_(3.0)  # a prior that moves the ranking
+    user = users[2]
+    lists = recommend(
+        model, small_prepared, [user], k=6, score_task="click", exclude="none", max_len=MAX_LEN
+    )
+    items = small_prepared.vocabularies.item.encode(lists["item_id"])
+    p_click = torch.sigmoid(direct_outputs(model, small_prepared, user, items)["click"])
+    np.testing.assert_allclose(lists["score"], p_click.numpy(), rtol=1e-5)
+
+
 def test_candidate_scoring_gives_the_model_back_unchanged(model, small_prepared, users):
     encoder, tasks = model.encoder, list(model.tasks)
     recommend(model, small_prepared, users[:2], k=3, score_task="click", chunk_rows=50)

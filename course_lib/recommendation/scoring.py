@@ -51,11 +51,13 @@ def binary_candidate_tasks(model: MultiTaskModel) -> list[str]:
 def _candidate_passes(model: MultiTaskModel, state: torch.Tensor) -> Iterator[None]:
     """Inside: the model's ``user_state`` returns ``state`` and only candidate tasks are computed.
 
-    Dropping the other tasks saves a (rows, V) next-item matrix per pass that nobody reads.
+    Dropping the other tasks saves a (rows, V) next-item matrix per pass that nobody reads;
+    with ``next_item_prior`` the candidate logits read it, so it stays.
     """
     tasks = model.tasks
+    needed = "next_item" if model.config.next_item_prior else None
     model.user_state = lambda batch: state  # an instance attribute shadows the method
-    model.tasks = [task for task in tasks if task.uses_candidate]
+    model.tasks = [task for task in tasks if task.uses_candidate or task.name == needed]
     try:
         yield
     finally:
