@@ -9,7 +9,8 @@ vocabularies, samples), ``course_lib.datasets`` (public logs and their download)
 ``course_lib.models`` (embeddings, encoders, multi-task architectures and their settings),
 ``course_lib.tasks`` and ``course_lib.losses``, ``course_lib.training`` (the loss, weighting
 rules, gradient diagnostics), ``course_lib.metrics`` (task, ranking and list metrics),
-``course_lib.baselines``, ``course_lib.recommendation``, ``course_lib.explanation``,
+``course_lib.baselines``, ``course_lib.recommendation``, ``course_lib.loop`` (the model in a
+closed loop with simulated users), ``course_lib.explanation``,
 ``course_lib.checkpoint`` and ``course_lib.env``.
 """
 

@@ -26,6 +26,8 @@ from course_lib.exercises import (
     welcome,
 )
 from course_lib.exercises import lists as own_lists
+from course_lib.exercises import loop as loop_exercises
+from course_lib.loop import gini
 
 HINT = "look at the data"
 
@@ -297,6 +299,14 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
+def _explore_slate(
+    slate: np.ndarray, epsilon: float, num_items: int, rng: np.random.Generator
+) -> np.ndarray:
+    """A right answer to exercise 8.2."""
+    others = rng.permutation(np.setdiff1d(np.arange(num_items), slate))[: len(slate)]
+    return np.where(rng.random(len(slate)) < epsilon, others, slate)
+
+
 FILM_USERS = pd.DataFrame({"user_id": [1, 2], "gender": ["F", "M"], "occupation": ["a", "b"]})
 FILMS = pd.DataFrame(
     {
@@ -336,6 +346,18 @@ def _checker_cases() -> list[tuple[str, Callable[[object], None], object, object
             (0.75, 0.1),
         ),
         ("6.2", lambda a: own_lists.check_distinct_items(a, lists), 4, 5),
+        (
+            "8.1",
+            lambda a: loop_exercises.check_gini(a, gini),
+            gini,
+            lambda counts: float(np.std(counts) / np.mean(counts)),  # not the Gini
+        ),
+        (
+            "8.2",
+            loop_exercises.check_epsilon_greedy,
+            _explore_slate,
+            lambda slate, epsilon, num_items, rng: slate[::-1],  # reorders, never explores
+        ),
         (
             "7.4",
             lambda a: own_data.check_side_features(a, FILM_USERS, FILMS),

@@ -73,8 +73,9 @@ def deploy(
 
     Returns:
         The picked events in the log's columns plus ``position`` and ``round``, and the
-        metrics: expected clicks and buys per user and session, the oracle's buys, the
-        regret (oracle minus policy buys), catalogue coverage and the Gini of impressions.
+        metrics: expected clicks and buys per slate (a user's session), the oracle's buys,
+        the regret (oracle minus policy buys per slate), catalogue coverage (the share of
+        items shown at least once) and the Gini of impressions.
     """
     truth, world = simulation.truth, simulation.truth.world
     answer = {"position_bias": settings.position_bias, "ignore_utility": settings.ignore_utility}
@@ -106,9 +107,9 @@ def deploy(
         )
     sessions = settings.sessions
     metrics = {
-        "clicks per session": clicks / sessions,
-        "buys per session": buys / sessions,
-        "oracle buys per session": float(oracle_buys.mean()),
+        "clicks per slate": clicks / sessions,
+        "buys per slate": buys / sessions,
+        "oracle buys per slate": float(oracle_buys.mean()),
         "regret": float(oracle_buys.mean()) - buys / sessions,
         "coverage": float((impressions > 0).mean()),
         "gini": gini(impressions),

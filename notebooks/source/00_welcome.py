@@ -41,7 +41,8 @@ from course_lib.exercises import welcome
 # | **04 single- vs multi-task** | shared-bottom, MMoE, PLE and the ESMM cascade; when sharing helps and when it hurts | `Task`, the multi-task models, `fit` |
 # | **05 task imbalance** | rare labels and unbalanced losses: pos_weight, focal loss, oversampling, GradNorm, PCGrad… | `Task(pos_weight=...)`, `TaskWeighting` rules, `TrainOptions(diagnose_every=...)` |
 # | **06 recommendation lists** | top-K lists, explanations, list metrics, cold start, calibration, the evaluation protocol | `recommend`, `explain`, `course_lib.metrics` |
-# | **07 your own data** | the whole pipeline on your company's log or a public one, from code and from the command line; ratings as explicit feedback against the bias floor | `prepare(behaviors=..., feedback=...)`, `course_lib.datasets`, `BiasBaseline` |
+# | **07 your own data** | the whole pipeline on your company's log or a public one, from code and from the command line; ratings as explicit feedback against the bias floor; side features | `prepare(behaviors=..., feedback=..., features=...)`, `Feature`, `course_lib.datasets`, `BiasBaseline` |
+# | **08 the recommender in the world** | the model shows slates to simulated users; the feedback loop, exploration, offline against online | `course_lib.loop`, `course_lib.simulate.slates` |
 #
 # **How each notebook works.** An explanation comes first, then code you can read, then a table
 # or a plot, then a cell starting with `assert` that checks what the text claims about the
