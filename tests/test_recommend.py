@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib.data.dataset import make_loader
 from course_lib.data.pipeline import PreparedData
 from course_lib.data.vocab import NUM_RESERVED
 from course_lib.metrics import list_metrics, ranking_metrics
@@ -231,3 +232,23 @@ def test_predict_spreads_a_multiclass_task_over_its_classes(small_prepared) -> N
     np.testing.assert_allclose(table[classes].sum(axis=1), 1.0, rtol=1e-5)
     with pytest.raises(ValueError, match="part must be 'train', 'valid' or 'test'"):
         predict(model, small_prepared, "holdout")
+
+
+def test_a_catalogue_scorer_ranks_like_recommend(model, small_prepared) -> None:
+    from course_lib.recommendation import catalogue_scorer
+    from course_lib.training import evaluate_ranking
+
+    loader = make_loader(small_prepared.dataset("test", MAX_LEN), 64)
+    batch = next(iter(loader))
+    scores = catalogue_scorer(model, "buy")(batch)
+    assert scores.shape == (len(batch["user"]), len(small_prepared.vocabularies.item))
+    assert torch.isinf(scores[:, :NUM_RESERVED]).all()
+    user = int(batch["user"][0])
+    user_id = small_prepared.vocabularies.user.decode([user])[0]
+    # the first test sample's history is the user's events before the test target
+    lists = recommend(model, small_prepared, [user_id], k=5, score_task="buy", exclude="none",
+                      until="test", max_len=MAX_LEN)  # fmt: skip
+    top = small_prepared.vocabularies.item.decode(scores[0].topk(5).indices.numpy())
+    assert top.tolist() == lists["item_id"].tolist()
+    metrics = evaluate_ranking(catalogue_scorer(model, "buy"), loader, "cpu")
+    assert 0.0 <= metrics["HR@10"] <= 1.0 and 0.0 < metrics["MRR"] <= 1.0

@@ -13,7 +13,7 @@ included) scores exactly as it does in training.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -119,3 +119,17 @@ def catalogue_logits(
         scores = candidate_logits(model, state, batch["user"], chunk.expand(B, -1))
         logits[:, chunk] = scores[task.name].float()
     return logits, state
+
+
+def catalogue_scorer(model: MultiTaskModel, task_name: str) -> Callable[[Batch], torch.Tensor]:
+    """A score function for ``evaluate_ranking``: the catalogue ranked by any scoring task.
+
+    With a ranking task it is the task's logits; with a binary candidate task ("buy") every
+    item is scored as a candidate, so a model without a next-item head gets HR@K and NDCG@K
+    of the ranking it would show. Call ``model.eval()`` first.
+
+    Shape:
+        batch -> (B, V), PAD and UNK at -inf
+    """
+    task = scoring_task(model, task_name)
+    return lambda batch: catalogue_logits(model, batch, task)[0]
