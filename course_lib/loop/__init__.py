@@ -4,6 +4,7 @@ from course_lib.loop.outcomes import gini
 from course_lib.loop.policies import (
     Boltzmann,
     EpsilonGreedy,
+    FixedScores,
     ModelPolicy,
     OraclePolicy,
     Policy,
@@ -16,6 +17,7 @@ from course_lib.loop.rounds import LoopResult, LoopSettings, deploy, run_loop
 __all__ = [
     "Boltzmann",
     "EpsilonGreedy",
+    "FixedScores",
     "LoopResult",
     "LoopSettings",
     "ModelPolicy",

@@ -38,6 +38,22 @@ class Policy:
         return top_k(self.scores(users, rng), k)
 
 
+class FixedScores(Policy):
+    """A policy whose scores never change while it is deployed (a trained model, the truth):
+    the same users get the last scores again, without computing them twice."""
+
+    _last: tuple[np.ndarray, Scores] | None = None  # the last users and their scores
+
+    def scores(self, users: np.ndarray, rng: np.random.Generator) -> Scores:
+        if self._last is None or not np.array_equal(self._last[0], users):
+            self._last = (users.copy(), self.compute_scores(users))
+        return self._last[1]
+
+    def compute_scores(self, users: np.ndarray) -> Scores:
+        """The scores of every world item for each user. (n,) -> (n, I)"""
+        raise NotImplementedError
+
+
 def top_k(scores: Scores, k: int) -> np.ndarray:
     """The columns of the K largest scores of each row, largest first. (n, I) -> (n, K)"""
     best = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (n, K) in no order
@@ -70,7 +86,7 @@ class PopularityPolicy(Policy):
         return np.broadcast_to(self.counts, (len(users), len(self.counts)))
 
 
-class OraclePolicy(Policy):
+class OraclePolicy(FixedScores):
     """Ranks by the truth: the expected buys an item brings when shown (pull x buy chance)."""
 
     name = "oracle"
@@ -78,14 +94,14 @@ class OraclePolicy(Policy):
     def __init__(self, truth: GroundTruth) -> None:
         self.truth = truth
 
-    def scores(self, users: np.ndarray, rng: np.random.Generator) -> Scores:
+    def compute_scores(self, users: np.ndarray) -> Scores:
         num_items = self.truth.world.num_items
         items = np.broadcast_to(np.arange(num_items), (len(users), num_items))
         buy = buy_given_pick(self.truth, users, items)  # (n, I)
         return organic_log_lift(self.truth, users, items) + np.log(np.maximum(buy, 1e-12))
 
 
-class ModelPolicy(Policy):
+class ModelPolicy(FixedScores):
     """A trained multi-task model, scoring each user's whole history by one of its tasks.
 
     Args:
@@ -113,17 +129,9 @@ class ModelPolicy(Policy):
         self.name = f"model ({score_task})"
         self.max_len, self.batch_size, self.device = max_len, batch_size, device
         self.columns = data.vocabularies.item.encode(truth.world.item_ids)  # (I,) model index
-        self._last: tuple[np.ndarray, Scores] | None = None  # the last users and their scores
-
-    def scores(self, users: np.ndarray, rng: np.random.Generator) -> Scores:
-        """The model's scores; the same users get them again without a forward pass, as
-        neither the model nor the histories it reads change while it is deployed."""
-        if self._last is None or not np.array_equal(self._last[0], users):
-            self._last = (users.copy(), self._forward(users))
-        return self._last[1]
 
     @torch.no_grad()
-    def _forward(self, users: np.ndarray) -> Scores:
+    def compute_scores(self, users: np.ndarray) -> Scores:
         rows = sequence_rows(self.data, self.truth.world.user_ids[users])  # (n,)
         end = self.data.sequences.offsets[rows + 1]  # everything logged so far
         out = np.empty((len(users), len(self.columns)))

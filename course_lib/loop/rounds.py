@@ -63,6 +63,7 @@ def deploy(
     *,
     round_number: int = 1,
     start_time: int = 0,
+    oracle: OraclePolicy | None = None,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Serve ``users`` one round of slates from ``policy``; the events and the round's outcome.
 
@@ -70,6 +71,8 @@ def deploy(
         simulation: the world (its truth answers the slates).
         users: world user indices to serve.
         start_time: unix seconds of the round's first session.
+        oracle: the world's `OraclePolicy`, to reuse its scores from round to round; None
+            makes one.
 
     Returns:
         The picked events in the log's columns plus ``position`` and ``round``, and the
@@ -79,8 +82,9 @@ def deploy(
     """
     truth, world = simulation.truth, simulation.truth.world
     answer = {"position_bias": settings.position_bias, "ignore_utility": settings.ignore_utility}
-    oracle = OraclePolicy(truth).slates(users, settings.k, rng)
-    _, oracle_buys = expected_outcomes(truth, users, oracle, **answer)
+    oracle = OraclePolicy(truth) if oracle is None else oracle
+    best = oracle.slates(users, settings.k, rng)
+    _, oracle_buys = expected_outcomes(truth, users, best, **answer)
     impressions = np.zeros(world.num_items)
     clicks = buys = 0.0
     frames = []
@@ -140,7 +144,7 @@ def run_loop(
     rng = np.random.default_rng(seed)
     log = simulation.log.assign(position=0, round=0)
     clock = int(log["timestamp"].max()) + SESSION_SECONDS
-    rows, policies = [], []
+    rows, policies, oracle = [], [], OraclePolicy(simulation.truth)
     for round_number in range(1, rounds + 1):
         policy = make_policy(log, round_number)
         events, metrics = deploy(
@@ -151,6 +155,7 @@ def run_loop(
             rng,
             round_number=round_number,
             start_time=clock,
+            oracle=oracle,
         )
         clock += settings.sessions * SESSION_SECONDS
         log = pd.concat([log, events], ignore_index=True)
