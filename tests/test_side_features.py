@@ -6,6 +6,7 @@ prices; a multi-valued item feature ("tags") is added to the items table by hand
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -288,3 +289,32 @@ def test_the_command_line_refuses_a_bad_feature_before_any_work(features, messag
         main(["train", "--features", features])
     assert stopped.value.code == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_config_file_trains_the_full_model_on_a_ratings_file(tmp_path) -> None:
+    rated = simulate(dataclasses.replace(CONFIG, rating_rate=1.0))
+    files = {name: tmp_path / f"{name}.csv" for name in ("ratings", "users", "items")}
+    write_log(rated.log, files["ratings"])
+    rated.users.to_csv(files["users"], index=False)
+    rated.items.to_csv(files["items"], index=False)
+    config = {
+        "data": str(files["ratings"]),
+        "users": str(files["users"]),
+        "items": str(files["items"]),
+        "feedback": "explicit",
+        "tasks": "like,rating,next_item",
+        "features": "age_group:user,region:user,price:item:numeric,user_id:user",
+        "pair-biases": True,
+        "history-values": True,
+        "epochs": 1,
+        "max-steps-per-epoch": 2,
+        "embed-dim": 8,
+        "hidden-dim": 8,
+        "no-progress": True,
+        "out": str(tmp_path / "run"),
+    }
+    (tmp_path / "full.json").write_text(json.dumps(config))
+    assert main(["train", "--config", str(tmp_path / "full.json")]) == 0
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(report["test"]) == {"like", "rating", "next_item"}
+    assert len(report["config"]["features"]) == 4 and report["config"]["pair_biases"]
