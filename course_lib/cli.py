@@ -510,9 +510,14 @@ def side_tables(args: argparse.Namespace) -> tuple[pd.DataFrame | None, pd.DataF
     """The users and items tables of ``--users`` and ``--items``; without them and without
     ``--data``, the bundled log's own (user_id, is_member; item_id, category_id, price)."""
     bundled = (None, None) if args.data else load_bundled_side_tables()
-    users = pd.read_csv(args.users, encoding=args.encoding) if args.users else bundled[0]
-    items = pd.read_csv(args.items, encoding=args.encoding) if args.items else bundled[1]
-    return users, items
+    tables = []
+    for path, default in ((args.users, bundled[0]), (args.items, bundled[1])):
+        table = default
+        if path:
+            table = pd.read_csv(path, encoding=args.encoding)
+            table.attrs["source"] = path  # error messages name the file
+        tables.append(table)
+    return tables[0], tables[1]
 
 
 def bayes_limit_report(

@@ -156,6 +156,7 @@ def saved_checkpoint() -> bytes:
 
 
 NOT_A_ZIP = b"<html>502 Bad Gateway</html>"  # what a proxy serves instead of an archive
+USERS = b"user_id,gender\n1,F\n2,M\n3,F\n"  # a users side table of events()' users
 
 ROWS: dict[str, Row] = {
     # -------------------------------------------------------------------------- reading a log
@@ -353,6 +354,61 @@ ROWS: dict[str, Row] = {
         lambda tmp: load_checkpoint(tmp / "run"),
         CheckpointError,
         ("{tmp}/run: a folder, not a checkpoint", "pass {tmp}/run/model.pt"),
+    ),
+    # ------------------------------------------------------------------------- side features
+    "a side table without the feature's column": command(
+        "--data",
+        "{tmp}/log.csv",
+        "--users",
+        "{tmp}/users.csv",
+        "--features",
+        "age:user",
+        files={"log.csv": text(*events()), "users.csv": USERS},
+        says=("{tmp}/users.csv: no column 'age'", "['user_id', 'gender']", "column=<the"),
+    ),
+    "a side table that repeats an id": command(
+        "--data",
+        "{tmp}/log.csv",
+        "--users",
+        "{tmp}/users.csv",
+        "--features",
+        "gender:user",
+        files={"log.csv": text(*events()), "users.csv": USERS + b"2,F\n"},
+        says=("{tmp}/users.csv: column 'user_id' repeats 1 id(s), e.g. [2]", "drop_duplicates"),
+    ),
+    "text in a numeric feature's column": command(
+        "--data",
+        "{tmp}/log.csv",
+        "--items",
+        "{tmp}/items.csv",
+        "--features",
+        "price:item:numeric",
+        files={"log.csv": text(*events()), "items.csv": b"item_id,price\n10,2.5\n11,cheap\n"},
+        says=(
+            "{tmp}/items.csv: column 'price'",
+            "not numbers: ['cheap'] (ids [11])",
+            "kind='categorical'",
+        ),
+    ),
+    "a user feature without a users table": command(
+        "--data",
+        "{tmp}/log.csv",
+        "--features",
+        "gender:user",
+        files={"log.csv": text(*events())},
+        says=("feature 'gender' reads the users table, but none was given", "--users FILE"),
+    ),
+    "a feature without its source": command(
+        "--features", "age_group", says=("--features 'age_group'", "NAME:SOURCE:KIND")
+    ),
+    "a feature of an unknown kind": command(
+        "--features", "price:item:float", says=("KIND one of ['categorical', 'multi'",)
+    ),
+    "a feature whose name is not an identifier": command(
+        "--features", "age group:user", says=("name must be an identifier",)
+    ),
+    "a feature given twice": command(
+        "--features", "price:item,price:item", says=("given more than once",)
     ),
     # ------------------------------------------------------------------------------ data sets
     "a malformed sha256= (checked before any download)": Row(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ import torch
 
 from course_lib.checkpoint import load_checkpoint, save_checkpoint
 from course_lib.cli import main
-from course_lib.data import PAD, UNK, LogValidationError
+from course_lib.data import PAD, UNK
 from course_lib.data.features import Feature, encode_features
 from course_lib.data.io import write_log
 from course_lib.data.pipeline import PreparedData, prepare
@@ -120,27 +119,6 @@ def test_cold_start_users_share_the_unknown_id(world) -> None:
     assert len(cold) > 0  # some users join after the cut
     assert (table[cold] == UNK).all()
     np.testing.assert_array_equal(table[trained], trained)
-
-
-@pytest.mark.parametrize(
-    ("features", "users", "message"),
-    [
-        ([Feature("age_group", "user")], None, "reads the users table, but none was given"),
-        ([Feature("age", "user")], "users", "no column 'age'.*column=<the column's name>"),
-        ([Feature("age_group", "user")], "twice", "repeats 1 id.*drop_duplicates"),
-        (
-            [Feature("region", "user", "numeric")],
-            "users",
-            r"not numbers: \['east', 'north'.*ids \[1, 2",
-        ),
-    ],
-)
-def test_bad_side_tables_name_the_table_column_values_and_fix(
-    data, world, features, users, message
-) -> None:
-    table = {"users": world.users, "twice": pd.concat([world.users, world.users.iloc[:1]])}
-    with pytest.raises(LogValidationError, match=message):
-        encode_features(features, data.vocabularies, users=table.get(users))
 
 
 def test_bad_declarations_are_refused(data) -> None:
@@ -272,23 +250,6 @@ def test_the_bundled_log_brings_its_own_side_tables(tmp_path) -> None:
     assert main([*arguments, "--out", str(tmp_path / "run")]) == 0
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert len(report["config"]["features"]) == 3
-
-
-@pytest.mark.parametrize(
-    ("features", "message"),
-    [
-        ("age_group", "give NAME:SOURCE or NAME:SOURCE:KIND"),
-        ("age_group:session", "SOURCE one of \\['user', 'item'\\]"),
-        ("price:item:float", "KIND one of"),
-        ("age group:user", "name must be an identifier"),
-        ("price:item,price:item", "given more than once"),
-    ],
-)
-def test_the_command_line_refuses_a_bad_feature_before_any_work(features, message, capsys) -> None:
-    with pytest.raises(SystemExit) as stopped:
-        main(["train", "--features", features])
-    assert stopped.value.code == 2
-    assert re.search(message, capsys.readouterr().err)
 
 
 def test_a_config_file_trains_the_full_model_on_a_ratings_file(tmp_path) -> None:

@@ -133,7 +133,8 @@ def encode_features(
         features: the declarations; names unique.
         vocabularies: the log's, whose user and item indices the tables follow.
         users, items: the side tables, keyed by "user_id" and "item_id" (raw ids, one row
-            each); rows of ids the log does not have are ignored.
+            each); rows of ids the log does not have are ignored. Messages name a table by
+            its ``attrs["source"]`` (a file path, say) when it has one.
         trained_users: user indices with a training sample; the user id feature maps every
             other user to UNK. None: every user of the vocabulary keeps its own code.
 
@@ -170,13 +171,14 @@ def encode_features(
 def _column(feature: Feature, table: pd.DataFrame | None, entity: Vocabulary) -> pd.Series:
     """The feature's values for every id of ``entity``'s vocabulary (reserved ones excluded),
     NaN where the side table lacks the id; or a LogValidationError."""
-    where, key = f"the {feature.source}s table", SOURCES[feature.source]
-    column = feature.table_column
+    key, column = SOURCES[feature.source], feature.table_column
     if table is None:
         raise LogValidationError(
-            f"feature {feature.name!r} reads {where}, but none was given. Fix: pass "
-            f"prepare(..., {feature.source}s=<a DataFrame with {key!r} and {column!r}>)"
+            f"feature {feature.name!r} reads the {feature.source}s table, but none was given. "
+            f"Fix: pass prepare(..., {feature.source}s=<a DataFrame with {key!r} and "
+            f"{column!r}>); on the command line, --{feature.source}s FILE"
         )
+    where = table.attrs.get("source", f"the {feature.source}s table")
     for needed in (key, column):
         if needed not in table.columns:
             raise LogValidationError(
