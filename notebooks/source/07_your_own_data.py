@@ -367,41 +367,43 @@ RATING_TASKS = [
         "next_item"
     ],
 ]
-rating_loaders = {
-    part: make_loader(ratings_data.dataset(part, MAX_LEN), BATCH_SIZE)
-    for part in ("valid", "test")
-}
+
+
+def train_rating_model(data, tasks: list, seed: int, **model_options) -> tuple:
+    """The LSTM model on a ratings log, trained for three short epochs, and its test scores.
+
+    ``model_options`` go to ``build_model`` (``pair_biases``, ``features``); ``fit`` keeps the
+    epoch with the best like AUC minus rating RMSE.
+    """
+    set_seed(seed)
+    model = build_model(data, tasks, label_rates=label_rates(tasks, data.train), **model_options)
+    loaders = {
+        part: make_loader(data.dataset(part, MAX_LEN), BATCH_SIZE, part == "train", seed)
+        for part in ("train", "valid", "test")
+    }
+    fit(
+        model,
+        tasks,
+        loaders["train"],
+        loaders["valid"],
+        epochs=3,
+        lr=3e-3,
+        monitor={("like", "roc_auc"): 1.0, ("rating", "rmse"): -1.0},
+        patience=None,
+        seed=seed,
+        options=OPTIONS,
+    )
+    scores = evaluate_tasks(model, tasks, loaders["test"], DEVICE)
+    return model, {"rating RMSE": scores["rating"]["rmse"], "like AUC": scores["like"]["roc_auc"]}
+
+
 for pair_biases in (False, True):
     for seed in SEEDS:
-        set_seed(seed)
-        rating_model = build_model(
-            ratings_data,
-            RATING_TASKS,
-            pair_biases=pair_biases,
-            label_rates=label_rates(RATING_TASKS, train),
+        rating_model, scores = train_rating_model(
+            ratings_data, RATING_TASKS, seed, pair_biases=pair_biases
         )
-        fit(
-            rating_model,
-            RATING_TASKS,
-            make_loader(ratings_data.dataset("train", MAX_LEN), BATCH_SIZE, True, seed),
-            rating_loaders["valid"],
-            epochs=3,
-            lr=3e-3,
-            monitor={("like", "roc_auc"): 1.0, ("rating", "rmse"): -1.0},
-            patience=None,
-            seed=seed,
-            options=OPTIONS,
-        )
-        scores = evaluate_tasks(rating_model, RATING_TASKS, rating_loaders["test"], DEVICE)
         name = "LSTM + pair biases" if pair_biases else "LSTM"
-        rows.append(
-            {
-                "model": name,
-                "seed": seed,
-                "rating RMSE": scores["rating"]["rmse"],
-                "like AUC": scores["like"]["roc_auc"],
-            }
-        )
+        rows.append({"model": name, "seed": seed, **scores})
 comparison = pd.DataFrame(rows).groupby("model", sort=False)[["rating RMSE", "like AUC"]]
 comparison = comparison.agg(["mean", "std"])
 comparison.loc["Bayes limit"] = [limit["rating_rmse"], np.nan, limit["like_auc"], np.nan]
@@ -515,35 +517,10 @@ VARIANTS = {
 }
 for variant, names in VARIANTS.items():
     for seed in SEEDS:
-        set_seed(seed)
-        featured_model = build_model(
-            featured,
-            RATING_TASKS,
-            pair_biases=True,
-            features=names,
-            label_rates=label_rates(RATING_TASKS, train),
+        _, scores = train_rating_model(
+            featured, RATING_TASKS, seed, pair_biases=True, features=names
         )
-        fit(
-            featured_model,
-            RATING_TASKS,
-            make_loader(featured.dataset("train", MAX_LEN), BATCH_SIZE, True, seed),
-            rating_loaders["valid"],
-            epochs=3,
-            lr=3e-3,
-            monitor={("like", "roc_auc"): 1.0, ("rating", "rmse"): -1.0},
-            patience=None,
-            seed=seed,
-            options=OPTIONS,
-        )
-        scores = evaluate_tasks(featured_model, RATING_TASKS, rating_loaders["test"], DEVICE)
-        rows.append(
-            {
-                "model": f"LSTM + pair biases {variant}",
-                "seed": seed,
-                "rating RMSE": scores["rating"]["rmse"],
-                "like AUC": scores["like"]["roc_auc"],
-            }
-        )
+        rows.append({"model": f"LSTM + pair biases {variant}", "seed": seed, **scores})
 ablation = pd.DataFrame(rows).groupby("model", sort=False)[["rating RMSE", "like AUC"]]
 ablation = ablation.agg(["mean", "std"]).drop(["global mean", "item mean", "LSTM"])
 ablation.round(3)
@@ -600,33 +577,11 @@ if "MovieLens 100K" in available:
         users=movielens_users,
         items=movies,
     )
-    movielens_tasks = RATING_TASKS[:2]  # like and rating
-    movielens_loaders = {
-        part: make_loader(movielens.dataset(part, MAX_LEN), BATCH_SIZE)
-        for part in ("valid", "test")
-    }
     for names in ((), movielens.features.names):
-        set_seed(SEED)
-        movielens_model = build_model(movielens, movielens_tasks, pair_biases=True, features=names)
-        fit(
-            movielens_model,
-            movielens_tasks,
-            make_loader(movielens.dataset("train", MAX_LEN), BATCH_SIZE, True, SEED),
-            movielens_loaders["valid"],
-            epochs=3,
-            lr=3e-3,
-            monitor={("like", "roc_auc"): 1.0, ("rating", "rmse"): -1.0},
-            patience=None,
-            seed=SEED,
-            options=OPTIONS,
-        )
-        scores = evaluate_tasks(
-            movielens_model, movielens_tasks, movielens_loaders["test"], DEVICE
-        )
-        print(
-            f"features {list(names) or 'none'}: rating RMSE {scores['rating']['rmse']:.3f}, "
-            f"like AUC {scores['like']['roc_auc']:.3f}"
-        )
+        _, scores = train_rating_model(
+            movielens, RATING_TASKS[:2], SEED, pair_biases=True, features=names
+        )  # like and rating
+        print(f"features {list(names) or 'none'}:", {k: round(v, 3) for k, v in scores.items()})
 else:
     print("MovieLens 100K is not here (see section 4), so this comparison is skipped.")
 
