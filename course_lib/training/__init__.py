@@ -1,8 +1,16 @@
-"""Training and evaluation: one loop for every model, task weighting, diagnostics."""
+"""Training and evaluation: one loop for every model, task weighting, diagnostics, and
+federated averaging."""
 
 from course_lib.training.diagnostics import gradient_report
 from course_lib.training.dwa import DynamicWeightAverage
 from course_lib.training.evaluate import evaluate_ranking, evaluate_tasks
+from course_lib.training.federated import (
+    FederatedSettings,
+    average_weights,
+    client_datasets,
+    federated_round,
+    partition_clients,
+)
 from course_lib.training.gradnorm import GradNorm
 from course_lib.training.loop import (
     EpochLog,
@@ -28,6 +36,7 @@ from course_lib.training.weighting import (
 __all__ = [
     "DynamicWeightAverage",
     "EpochLog",
+    "FederatedSettings",
     "FitResult",
     "FixedWeights",
     "GradNorm",
@@ -40,11 +49,15 @@ __all__ = [
     "TaskWeighting",
     "TrainOptions",
     "UncertaintyWeighting",
+    "average_weights",
+    "client_datasets",
     "evaluate_ranking",
     "evaluate_tasks",
+    "federated_round",
     "fit",
     "gradient_report",
     "move_batch",
+    "partition_clients",
     "predict_outputs",
     "project_conflicting",
     "repeat_batches",
