@@ -18,6 +18,7 @@ from course_lib.training.federated import (
     client_datasets,
     federated_round,
     partition_clients,
+    privacy_epsilon,
 )
 from course_lib.training.loop import repeat_batches
 
@@ -85,3 +86,41 @@ def test_federated_rounds_learn(small_prepared) -> None:
         assert len(chosen) == 5 and len(set(chosen)) == 5
     after = evaluate_tasks(model, model.tasks, valid, "cpu")["click"]["roc_auc"]
     assert after > before + 0.05
+
+
+def test_private_rounds_clip_each_update_and_add_noise(small_prepared) -> None:
+    train = small_prepared.dataset("train", max_len=10)
+    clients = client_datasets(train, partition_clients(small_prepared.train.user, 4, seed=0))
+    start = small_model(small_prepared)
+    loss = MultiTaskLoss(start.tasks)
+    before = torch.cat([p.detach().flatten() for p in start.parameters()])
+
+    def moved(settings: FederatedSettings, seed: int) -> torch.Tensor:
+        model = copy.deepcopy(start)
+        federated_round(model, loss, clients, settings, np.random.default_rng(seed))
+        return torch.cat([p.detach().flatten() for p in model.parameters()]) - before
+
+    base = {"clients_per_round": 4, "local_steps": 3, "lr": 1.0}
+    clipped = moved(FederatedSettings(**base, clip_norm=0.01), 0)
+    assert clipped.norm() <= 0.01 + 1e-6  # the mean of updates each at most 0.01 long
+    free = moved(FederatedSettings(**base, clip_norm=1e9), 0)
+    plain = moved(FederatedSettings(**base), 0)
+    assert free.norm() > 0.1  # a clip it never reaches: the equal-weight mean of the updates
+    torch.testing.assert_close(free.norm(), plain.norm(), rtol=0.2, atol=0)
+    noisy = [
+        moved(FederatedSettings(**base, clip_norm=0.01, noise_multiplier=1.0), s) for s in (0, 1)
+    ]
+    assert not torch.allclose(noisy[0], noisy[1])
+    expected = 1.0 * 0.01 / 4 * np.sqrt(len(before))  # the noise's norm dwarfs the signal's
+    assert 0.8 * expected < float((noisy[0] - clipped).norm()) < 1.2 * expected
+    with pytest.raises(ValueError, match="noise needs clip_norm"):
+        FederatedSettings(noise_multiplier=1.0)
+
+
+def test_the_privacy_budget_grows_with_rounds_and_shrinks_with_noise() -> None:
+    budget = privacy_epsilon(1.0, 0.1, rounds=50)
+    assert 0 < budget < privacy_epsilon(1.0, 0.1, rounds=200)
+    assert privacy_epsilon(2.0, 0.1, rounds=50) < budget
+    assert privacy_epsilon(1.0, 0.05, rounds=50) < budget  # rarer sampling, less spent
+    with pytest.raises(ValueError, match="no finite privacy budget"):
+        privacy_epsilon(0.0, 0.1, rounds=10)

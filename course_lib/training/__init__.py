@@ -10,6 +10,7 @@ from course_lib.training.federated import (
     client_datasets,
     federated_round,
     partition_clients,
+    privacy_epsilon,
 )
 from course_lib.training.gradnorm import GradNorm
 from course_lib.training.loop import (
@@ -59,6 +60,7 @@ __all__ = [
     "move_batch",
     "partition_clients",
     "predict_outputs",
+    "privacy_epsilon",
     "project_conflicting",
     "repeat_batches",
     "split_parameters",
