@@ -22,6 +22,7 @@ from course_lib.exercises import (
     multitask,
     own_data,
     preprocessing,
+    privacy,
     sequences,
     welcome,
 )
@@ -357,6 +358,20 @@ def _checker_cases() -> list[tuple[str, Callable[[object], None], object, object
             loop_exercises.check_epsilon_greedy,
             _explore_slate,
             lambda slate, epsilon, num_items, rng: slate[::-1],  # reorders, never explores
+        ),
+        (
+            "9.1",
+            lambda a: privacy.check_weighted_average(
+                a, [np.array([0.0, 4.0]), np.array([4.0, 8.0])], [1, 3]
+            ),
+            np.array([3.0, 7.0]),
+            np.array([2.0, 6.0]),  # the plain mean, ignoring the sample counts
+        ),
+        (
+            "9.2",
+            lambda a: privacy.check_smallest_noise(a, {0.5: 9.0, 1.0: 2.5, 2.0: 1.0}, 3.0),
+            1.0,
+            2.0,
         ),
         (
             "7.4",

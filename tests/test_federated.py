@@ -55,7 +55,9 @@ def test_the_average_is_weighted_by_sample_counts() -> None:
 
 def test_one_client_with_every_sample_is_plain_sgd(small_prepared) -> None:
     dataset = small_prepared.dataset("train", max_len=10)
-    settings = FederatedSettings(clients_per_round=1, local_steps=3, lr=0.1, batch_size=64)
+    settings = FederatedSettings(
+        clients_per_round=1, local_steps=3, lr=0.1, batch_size=64, client_optimizer="sgd"
+    )
     federated = small_model(small_prepared)
     central = copy.deepcopy(federated)
     rng = np.random.default_rng(5)
@@ -80,7 +82,7 @@ def test_federated_rounds_learn(small_prepared) -> None:
     clients = client_datasets(train, partition_clients(small_prepared.train.user, 20, seed=0))
     before = evaluate_tasks(model, model.tasks, valid, "cpu")["click"]["roc_auc"]
     rng = np.random.default_rng(0)
-    settings = FederatedSettings(clients_per_round=5, local_steps=5, lr=2.0)  # clipped at 1
+    settings = FederatedSettings(clients_per_round=5, local_steps=5, lr=0.01)
     for _ in range(20):
         chosen = federated_round(model, MultiTaskLoss(model.tasks), clients, settings, rng)
         assert len(chosen) == 5 and len(set(chosen)) == 5
@@ -100,7 +102,7 @@ def test_private_rounds_clip_each_update_and_add_noise(small_prepared) -> None:
         federated_round(model, loss, clients, settings, np.random.default_rng(seed))
         return torch.cat([p.detach().flatten() for p in model.parameters()]) - before
 
-    base = {"clients_per_round": 4, "local_steps": 3, "lr": 1.0}
+    base = {"clients_per_round": 4, "local_steps": 3, "lr": 1.0, "client_optimizer": "sgd"}
     clipped = moved(FederatedSettings(**base, clip_norm=0.01), 0)
     assert clipped.norm() <= 0.01 + 1e-6  # the mean of updates each at most 0.01 long
     free = moved(FederatedSettings(**base, clip_norm=1e9), 0)

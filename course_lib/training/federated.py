@@ -6,7 +6,8 @@ McMahan et al., "Communication-Efficient Learning of Deep Networks from Decentra
 AISTATS 2017) is:
 
 1. the server sends the global weights to a sample of the clients;
-2. each trains a copy on its own samples for a few local steps (plain SGD);
+2. each trains a copy on its own samples for a few local steps (SGD in the paper; Adam, started
+   afresh every round, learns the course's embeddings much faster in few rounds);
 3. each sends back only its new weights; the server averages them, each weighted by the
    client's number of samples, into the next global weights.
 
@@ -38,14 +39,17 @@ from course_lib.data.dataset import BehaviorDataset, make_loader
 from course_lib.training.loop import LossFn, repeat_batches, train_one_epoch
 from course_lib.training.options import TrainOptions
 
+CLIENT_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+
 
 @dataclass(frozen=True)
 class FederatedSettings:
     """One round's sizes: how many clients train, for how long, how fast."""
 
     clients_per_round: int = 10  # clients sampled each round (all of them if fewer)
-    local_steps: int = 5  # SGD steps each sampled client takes on its own samples
-    lr: float = 0.05  # the clients' SGD learning rate
+    local_steps: int = 5  # optimizer steps each sampled client takes on its own samples
+    lr: float = 0.01  # the clients' learning rate
+    client_optimizer: str = "adam"  # "sgd" (FedAvg as published) or "adam", fresh each round
     batch_size: int = 128  # samples per local step
     clip_norm: float | None = None  # differential privacy: the most a client's update may move
     noise_multiplier: float = 0.0  # Gaussian noise, in units of clip_norm / clients (needs it)
@@ -53,6 +57,8 @@ class FederatedSettings:
     def __post_init__(self) -> None:
         if min(self.clients_per_round, self.local_steps, self.batch_size) < 1 or self.lr <= 0:
             raise ValueError(f"every size must be >= 1 and lr > 0; got {self}")
+        if self.client_optimizer not in CLIENT_OPTIMIZERS:
+            raise ValueError(f"client_optimizer must be one of {list(CLIENT_OPTIMIZERS)}")
         if self.noise_multiplier < 0 or (self.noise_multiplier > 0 and self.clip_norm is None):
             raise ValueError(
                 f"noise_multiplier must be >= 0, and noise needs clip_norm (the sensitivity "
@@ -128,7 +134,9 @@ def federated_round(
         loader = make_loader(
             clients[index], settings.batch_size, shuffle=True, seed=int(rng.integers(2**31))
         )
-        optimizer = torch.optim.SGD(local.parameters(), lr=settings.lr)
+        optimizer = CLIENT_OPTIMIZERS[settings.client_optimizer](
+            local.parameters(), lr=settings.lr
+        )
         train_one_epoch(local, loss_fn, repeat_batches(loader), optimizer, options=options)
         states.append(local.state_dict())  # the only thing the client sends back
         counts.append(len(clients[index]))

@@ -43,6 +43,7 @@ from course_lib.exercises import welcome
 # | **06 recommendation lists** | top-K lists, explanations, list metrics, cold start, calibration, the evaluation protocol | `recommend`, `explain`, `course_lib.metrics` |
 # | **07 your own data** | the whole pipeline on your company's log or a public one, from code and from the command line; ratings as explicit feedback against the bias floor; side features | `prepare(behaviors=..., feedback=..., features=...)`, `Feature`, `course_lib.datasets`, `BiasBaseline` |
 # | **08 the recommender in the world** | the model shows slates to simulated users; the feedback loop, exploration, offline against online | `course_lib.loop`, `course_lib.simulate.slates` |
+# | **09 private training** | federated averaging over clients that keep their logs; differential privacy and its budget | `federated_round`, `privacy_epsilon` |
 #
 # **How each notebook works.** An explanation comes first, then code you can read, then a table
 # or a plot, then a cell starting with `assert` that checks what the text claims about the
