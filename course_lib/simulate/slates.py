@@ -45,7 +45,7 @@ def organic_log_lift(truth: GroundTruth, users: np.ndarray, items: np.ndarray) -
 
     Args:
         users: (n,) world user indices.
-        items: (n, K) world item indices, or None for every item.
+        items: (n, K) world item indices: each user's slate, or every item.
 
     Shape:
         users (n,), items (n, K) -> (n, K)

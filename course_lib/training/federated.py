@@ -199,7 +199,11 @@ def privacy_epsilon(
 def client_datasets(
     dataset: BehaviorDataset, parts: Sequence[np.ndarray]
 ) -> list[BehaviorDataset]:
-    """One ``BehaviorDataset`` per client, over its own samples of ``dataset``."""
+    """One ``BehaviorDataset`` per client, over its own samples of ``dataset``.
+
+    In this simulation the clients share one copy of the sequences; a sample's history is
+    always its own user's events, so a client reads nothing of another client's users.
+    """
     return [
         BehaviorDataset(dataset.sequences, dataset.samples.take(part), dataset.max_len)
         for part in parts
