@@ -221,8 +221,11 @@ def _first_sentence(text: str) -> str:
 
 def _check_same_vocabularies(saved: Vocabularies, given: Vocabularies) -> None:
     """Raise a ValueError naming the first vocabulary that differs, and how."""
-    for name in ("user", "item", "category", "behavior"):
-        ours, theirs = getattr(saved, name).tokens, getattr(given, name).tokens
+    for name in saved.__dataclass_fields__:  # a missing vocabulary (scenario) has no ids
+        ours, theirs = (
+            [] if vocab is None else vocab.tokens
+            for vocab in (getattr(saved, name), getattr(given, name))
+        )
         if ours == theirs:
             continue
         pairs = zip(ours, theirs, strict=False)

@@ -45,7 +45,7 @@ def test_constants_describe_the_contract() -> None:
     assert LOG_COLUMNS == ("user_id", "item_id", "category_id", "behavior", "timestamp")
     assert ID_COLUMNS == ("user_id", "item_id", "category_id")
     assert TAOBAO_BEHAVIORS == ("pv", "fav", "cart", "buy")
-    assert OPTIONAL_COLUMNS == ("value",)
+    assert OPTIONAL_COLUMNS == ("value", "scenario")
     assert issubclass(LogValidationError, ValueError)
 
 

@@ -23,6 +23,7 @@ from course_lib.data.vocab import PAD
 HISTORY_FIELDS = ("item", "category", "behavior")
 LABEL_FIELDS = ("click", "buy", "next_behavior", "next_item", "next_category")
 VALUE_LABELS = ("rating", "like")  # in batches when the log has a value column
+CONTEXT_FIELDS = ("scenario",)  # where the request comes from, when the log says so
 
 
 class BehaviorDataset(Dataset):
@@ -78,8 +79,9 @@ class BehaviorDataset(Dataset):
         """
         rows = self.samples.take(np.asarray(indices, dtype=np.int64))
         batch = padded_histories(self.sequences, self.history_starts(rows.target), rows.target)
-        for name in ("user", "candidate", "candidate_category", *LABEL_FIELDS, *VALUE_LABELS):
-            if getattr(rows, name) is not None:
+        names = ("user", "candidate", "candidate_category", *CONTEXT_FIELDS)
+        for name in (*names, *LABEL_FIELDS, *VALUE_LABELS):
+            if getattr(rows, name, None) is not None:  # stored samples may lack the context
                 batch[name] = torch.from_numpy(getattr(rows, name))
         batch["target"] = torch.from_numpy(np.asarray(rows.target, dtype=np.int64))
         return batch
@@ -93,7 +95,8 @@ def padded_histories(
     The sequences' arrays may be stored in narrower integer types (memory maps, say).
 
     With values in the sequences (ratings), ``history_value`` holds each event's value as
-    float32: NaN at an event without one, 0 at padding (as ``collate_batch`` pads).
+    float32: NaN at an event without one, 0 at padding (as ``collate_batch`` pads). With
+    scenarios, ``history_scenario`` holds each event's scenario index (PAD at padding).
 
     Shape:
         ``history_*`` and ``mask``: (B, L) with L the longest history; ``lengths``: (B,).
@@ -111,6 +114,9 @@ def padded_histories(
     if sequences.value is not None:
         value = np.where(mask, sequences.value[positions], 0.0).astype(np.float32)
         batch["history_value"] = torch.from_numpy(value)
+    if sequences.scenario is not None:
+        scenario = np.where(mask, sequences.scenario[positions], PAD).astype(np.int64)
+        batch["history_scenario"] = torch.from_numpy(scenario)
     batch["lengths"] = torch.from_numpy(lengths)
     batch["mask"] = torch.from_numpy(mask)
     return batch

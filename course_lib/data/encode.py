@@ -19,21 +19,35 @@ ENCODED_COLUMNS = {"user_id": "user", "item_id": "item", "category_id": "categor
 
 @dataclass(frozen=True)
 class Vocabularies:
-    """The four vocabularies a model needs; saved together so a checkpoint can carry them."""
+    """The vocabularies a model needs; saved together so a checkpoint can carry them.
+
+    ``scenario`` exists when the log has a scenario column (the surface of each event).
+    """
 
     user: Vocabulary
     item: Vocabulary
     category: Vocabulary
     behavior: Vocabulary
+    scenario: Vocabulary | None = None
 
     def to_dict(self) -> dict:
         """Plain nested dict, safe for JSON and for ``torch.load(weights_only=True)``."""
-        return {name: getattr(self, name).to_dict() for name in self.__dataclass_fields__}
+        return {
+            name: getattr(self, name).to_dict()
+            for name in self.__dataclass_fields__
+            if getattr(self, name) is not None
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Vocabularies:
         """Inverse of ``to_dict``."""
-        return cls(**{name: Vocabulary.from_dict(data[name]) for name in cls.__dataclass_fields__})
+        return cls(
+            **{
+                name: Vocabulary.from_dict(data[name])
+                for name in cls.__dataclass_fields__
+                if name in data
+            }
+        )
 
     def save(self, path: str | os.PathLike) -> None:
         """Write all four vocabularies to one JSON file."""
@@ -81,7 +95,8 @@ def build_vocabularies(
     funnel for other data sets, e.g. ("view", "addtocart", "transaction").
     Items seen fewer than ``min_item_count`` times map to UNK.
     """
-    counts = {column: log[column].value_counts() for column in ENCODED_COLUMNS}
+    columns = [*ENCODED_COLUMNS, *(["scenario"] if "scenario" in log else [])]
+    counts = {column: log[column].value_counts() for column in columns}
     return vocabularies_from_counts(counts, behaviors, min_item_count)
 
 
@@ -91,8 +106,9 @@ def vocabularies_from_counts(
     """`build_vocabularies` from the ids already counted, so both drivers share the rule.
 
     Args:
-        counts: for "user_id", "item_id" and "category_id", the count of every id
-            (index: id, value: count), as ``Vocabulary.from_counts`` takes them.
+        counts: for "user_id", "item_id" and "category_id" (and "scenario" when the log
+            has one), the count of every id (index: id, value: count), as
+            ``Vocabulary.from_counts`` takes them.
         behaviors, min_item_count: as for `build_vocabularies`.
     """
     return Vocabularies(
@@ -100,6 +116,9 @@ def vocabularies_from_counts(
         item=Vocabulary.from_counts(counts["item_id"], "item_id", min_count=min_item_count),
         category=Vocabulary.from_counts(counts["category_id"], "category_id"),
         behavior=Vocabulary(list(funnel(behaviors)), "behavior"),
+        scenario=Vocabulary.from_counts(counts["scenario"], "scenario")
+        if "scenario" in counts
+        else None,
     )
 
 
@@ -108,7 +127,8 @@ def encode_log(log: pd.DataFrame, vocabularies: Vocabularies) -> pd.DataFrame:
 
     Returns:
         A frame with int64 columns user, item, category, behavior, timestamp, and the log's
-        ``value`` (a rating, say; float32, NaN where missing) when it has one.
+        ``value`` (a rating, say; float32, NaN where missing) and ``scenario`` (int64 indices)
+        when it has them.
     """
     encoded = pd.DataFrame(
         {
@@ -121,6 +141,8 @@ def encode_log(log: pd.DataFrame, vocabularies: Vocabularies) -> pd.DataFrame:
     encoded["timestamp"] = log["timestamp"].to_numpy(dtype=np.int64)
     if "value" in log:
         encoded["value"] = log["value"].to_numpy(dtype=np.float32, na_value=np.nan)
+    if vocabularies.scenario is not None:
+        encoded["scenario"] = vocabularies.scenario.encode(log["scenario"].to_numpy())
     return encoded
 
 

@@ -56,12 +56,14 @@ class Samples:
     next_category: np.ndarray
     rating: np.ndarray | None = None  # float32 value of the target event; None: no values
     like: np.ndarray | None = None  # float32 0/1: rating >= like_threshold; NaN without a rating
+    scenario: np.ndarray | None = None  # scenario index of the target event; None: no scenarios
 
     def __len__(self) -> int:
         return len(self.target)
 
     def present(self) -> dict[str, np.ndarray]:
-        """Every field the samples have (rating and like only when the log has values)."""
+        """Every field the samples have (rating and like only when the log has values,
+        scenario only when it has scenarios)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return {name: value for name, value in values.items() if value is not None}
 
@@ -177,6 +179,7 @@ def label_samples(
         next_category=np.asarray(sequences.category[target], dtype=np.int64),
         rating=rating,
         like=like,
+        scenario=None if sequences.scenario is None else sequences.scenario[target],
     )
 
 

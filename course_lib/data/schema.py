@@ -24,7 +24,7 @@ from course_lib.data.integers import (
 LOG_COLUMNS: tuple[str, ...] = ("user_id", "item_id", "category_id", "behavior", "timestamp")
 ID_COLUMNS: tuple[str, ...] = ("user_id", "item_id", "category_id")
 TAOBAO_BEHAVIORS: tuple[str, ...] = ("pv", "fav", "cart", "buy")
-OPTIONAL_COLUMNS: tuple[str, ...] = ("value",)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("value", "scenario")
 
 MIN_TIMESTAMP = 631_152_000  # 1990-01-01 00:00:00 UTC: no behavior log is older
 _SHOWN = 5  # offending values listed in a message
@@ -131,6 +131,17 @@ def _as_int64(frame: pd.DataFrame, column: str, source: str, offset: int | None)
     return pd.Series(values, index=frame.index, name=column)
 
 
+def _as_scenario(frame: pd.DataFrame, source: str, line_offset: int | None) -> pd.Series:
+    """The optional `scenario` column (the surface of each event) as text; none missing."""
+    missing = frame["scenario"].isna().to_numpy()
+    if missing.any():
+        listed = _offenders(frame, "scenario", missing, line_offset)
+        problem = f"column 'scenario' has missing values: {listed}"
+        fix = "fill in the surface of each event (e.g. 'home', 'search') or drop the column"
+        raise _error(source, problem, fix)
+    return frame["scenario"].astype("str")
+
+
 def _as_float64(frame: pd.DataFrame, column: str, source: str, offset: int | None) -> pd.Series:
     """Coerce an optional numeric column to float64; missing values are allowed."""
     values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
@@ -199,12 +210,14 @@ def validate_log(
 
     Returns:
         A new frame: the contract columns in order (ids and timestamp int64, behavior str),
-        then `value` as float64 if present, then any other columns unchanged; same index.
+        then `value` as float64 and `scenario` as str if present, then any other columns
+        unchanged; same index.
 
     Raises:
         LogValidationError: For an empty frame, missing columns, missing or non-integer ids or
             timestamps, ones too large for int64 or held as floats of 2**53 or more (which
-            float64 may have rounded), unknown behaviors, or impossible timestamps.
+            float64 may have rounded), unknown behaviors, impossible timestamps, or missing
+            scenarios.
     """
     behaviors = tuple(behaviors)
     if len(frame) == 0:
@@ -220,6 +233,8 @@ def validate_log(
     columns["behavior"] = frame["behavior"].astype("str")
     if "value" in frame.columns:
         columns["value"] = _as_float64(frame, "value", source, line_offset)
+    if "scenario" in frame.columns:
+        columns["scenario"] = _as_scenario(frame, source, line_offset)
     order = [*LOG_COLUMNS, *OPTIONAL_COLUMNS, *frame.columns]
     order = list(dict.fromkeys(c for c in order if c in frame.columns))
     return frame[order].assign(**columns)

@@ -25,6 +25,7 @@ class Sequences:
     event_index: np.ndarray  # (N,) row label of the event in the log it came from
     value: np.ndarray | None = None  # (N,) float32 the event's value (a rating), NaN if missing;
     # None when the log has no value column
+    scenario: np.ndarray | None = None  # (N,) scenario index of each event; None: no scenarios
 
     @property
     def num_users(self) -> int:
@@ -70,7 +71,7 @@ def build_sequences(encoded: pd.DataFrame) -> Sequences:
 
     Args:
         encoded: frame from ``encode_log`` (columns user, item, category, behavior, timestamp,
-            and value if the log has one).
+            and value and scenario if the log has them).
     """
     users = encoded["user"].to_numpy()
     timestamps = encoded["timestamp"].to_numpy()
@@ -86,6 +87,7 @@ def build_sequences(encoded: pd.DataFrame) -> Sequences:
         timestamp=timestamps[order],
         event_index=encoded.index.to_numpy()[order],
         value=encoded["value"].to_numpy()[order] if "value" in encoded else None,
+        scenario=encoded["scenario"].to_numpy()[order] if "scenario" in encoded else None,
     )
 
 

@@ -60,6 +60,7 @@ def build_model(
     pair_biases: bool = False,
     history_values: bool = False,
     features: Sequence[str] = (),
+    scenario_design: str = "none",
     settings: ArchitectureSettings | None = None,
     item_category: np.ndarray | torch.Tensor | None = None,
     label_rates: Mapping[str, torch.Tensor] | None = None,
@@ -80,6 +81,8 @@ def build_model(
             user vocabulary's; history_values needs data whose log has a value column).
         features: names of the data's side features (``prepare(features=...)``) the model
             reads, through ``SideFeatureEmbedding``; () reads none.
+        scenario_design: how the model tells the log's scenarios apart: "none" (it does not),
+            "embedding" or "star" (``models.scenarios``); needs a log with a scenario column.
         settings: the architecture's own sizes (``MMoESettings(num_experts=8)``); None: its
             defaults.
         item_category: the category index of every item index; defaults to the data's.
@@ -107,6 +110,11 @@ def build_model(
             "history_values=True reads each history event's value, but the data's log has no "
             "value column; prepare a log with one (ratings) or leave history_values off"
         )
+    if scenario_design != "none" and vocab.scenario is None:
+        raise ValueError(
+            f"scenario_design={scenario_design!r} tells scenarios apart, but the data's log has "
+            "no scenario column; prepare a log with one or use scenario_design='none'"
+        )
     side_features = data.features.pick(features) if features else None
     config = MultiTaskConfig(
         len(vocab.item),
@@ -121,6 +129,8 @@ def build_model(
         num_users=len(vocab.user) if pair_biases else 0,
         history_values=history_values,
         features=feature_specs(side_features) if side_features else (),
+        num_scenarios=len(vocab.scenario) if scenario_design != "none" else 0,
+        scenario_design=scenario_design,
     )
     model = model_from_config(
         config,

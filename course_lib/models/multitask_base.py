@@ -21,6 +21,7 @@ from torch import nn
 from course_lib.data.vocab import NUM_RESERVED
 from course_lib.models.embedding import BehaviorEmbedding
 from course_lib.models.encoder_base import SequenceEncoder
+from course_lib.models.scenarios import SCENARIO_DESIGNS, ScenarioEmbedding, ScenarioStar
 from course_lib.models.side_features import FeatureSpec, SideFeatureEmbedding
 from course_lib.tasks import Batch, Task
 
@@ -45,6 +46,8 @@ class MultiTaskConfig:
     history_values: bool = False  # each history event's value (a rating) enters its vector
     num_users: int = 0  # user vocabulary (PAD and UNK included); needed by pair_biases
     features: tuple[FeatureSpec, ...] = ()  # side features (SideFeatureEmbedding); () for none
+    num_scenarios: int = 0  # scenario vocabulary (PAD and UNK included); 0: scenario-blind
+    scenario_design: str = "none"  # how scenarios enter: "none", "embedding" or "star"
 
     def __post_init__(self) -> None:
         # a checkpoint stores the specs as dicts and the tower sizes as a list
@@ -52,6 +55,17 @@ class MultiTaskConfig:
             FeatureSpec(**spec) if isinstance(spec, dict) else spec for spec in self.features
         )
         self.tower_dims = tuple(self.tower_dims)
+        if self.scenario_design not in SCENARIO_DESIGNS:
+            raise ValueError(
+                f"scenario_design must be one of {SCENARIO_DESIGNS}, got {self.scenario_design!r}"
+            )
+        if (self.scenario_design != "none") != (self.num_scenarios > NUM_RESERVED):
+            raise ValueError(
+                f"scenario_design={self.scenario_design!r} with num_scenarios="
+                f"{self.num_scenarios}: a scenario-aware design needs the scenario vocabulary "
+                "(build_model fills it in from data whose log has a scenario column), and "
+                'scenario_design="none" none'
+            )
 
 
 def mlp(in_dim: int, dims: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
@@ -101,6 +115,10 @@ class MultiTaskModel(nn.Module):
     With ``config.features`` (side features, ``SideFeatureEmbedding``) every item vector
     (history events, the candidate, the catalogue) adds the item's features, and the user
     state adds the user's: the history says what the user did, the features who they are.
+
+    With ``config.scenario_design`` "embedding" or "star" the model knows which scenario
+    (surface) each event and each request comes from (``batch["history_scenario"]``,
+    ``batch["scenario"]``); ``models.scenarios`` explains the two designs.
 
     Args:
         config: the sizes and options.
@@ -166,6 +184,15 @@ class MultiTaskModel(nn.Module):
                 self.heads[task.name] = nn.Linear(H, task.num_classes)
         if config.features:
             self.side_features = SideFeatureEmbedding(config.features, D, H)
+        if config.scenario_design == "embedding":
+            self.scenarios = ScenarioEmbedding(config.num_scenarios, D, H)
+        elif config.scenario_design == "star":
+            self.scenarios = ScenarioStar(
+                self.candidate_tasks,
+                self.offset_tasks,
+                config.tower_dims[-1],
+                config.num_scenarios,
+            )
 
     @torch.no_grad()
     def init_output_biases(self, rates: dict[str, torch.Tensor]) -> None:
@@ -197,11 +224,19 @@ class MultiTaskModel(nn.Module):
         Shape:
             batch -> (B, H)
         """
+        if self.config.scenario_design != "none" and "scenario" not in batch:
+            raise ValueError(
+                f"this model is scenario-aware (scenario_design={self.config.scenario_design!r}),"
+                " so every batch needs 'scenario' and 'history_scenario': batches of data whose"
+                " log has a scenario column (BehaviorDataset adds them)"
+            )
         embedded = self.embedding(
             batch["history_item"], batch["history_category"], batch["history_behavior"]
         )  # (B, L, D)
         if self.config.features:  # zero at padding: a PAD item has PAD features
             embedded = embedded + self.side_features.items(batch["history_item"])
+        if self.config.scenario_design == "embedding":  # where each event happened
+            embedded = embedded + self.scenarios.events(batch["history_scenario"])
         if self.config.history_values:
             value = batch["history_value"]  # (B, L), NaN where an event has no value
             known = ~torch.isnan(value)
@@ -210,6 +245,8 @@ class MultiTaskModel(nn.Module):
         state = self.encoder(embedded, batch["lengths"]).state  # (B, H)
         if self.config.features:  # who the user is, added to what they did
             state = state + self.side_features.users(batch["user"])  # (B, H)
+        if self.config.scenario_design == "embedding":  # where the request comes from
+            state = state + self.scenarios.requests(batch["scenario"])  # (B, H)
         return state
 
     def features(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,6 +292,8 @@ class MultiTaskModel(nn.Module):
         """
         state, x = self.features(batch)  # (B, H), (B, H + 2D)
         representations = self.task_representations(x)  # {name: (B, tower_dims[-1])}
+        if self.config.scenario_design == "star":  # the scenario's weights on each task
+            representations = self.scenarios(representations, batch["scenario"])
         outputs = {}
         for task in self.tasks:
             if task.uses_candidate:
@@ -270,6 +309,9 @@ class MultiTaskModel(nn.Module):
             offsets = self.user_offset(batch["user"]) + self.item_offset(batch["candidate"])
             for column, name in enumerate(self.offset_tasks):  # offsets: (B, offset tasks)
                 outputs[name] = outputs[name] + offsets[:, column]
+        if self.config.scenario_design == "star":
+            for name, offset in self.scenarios.logit_offsets(batch["scenario"]).items():
+                outputs[name] = outputs[name] + offset
         if self.config.next_item_prior:
             lift = self.candidate_log_lift(outputs["next_item"], batch["candidate"])  # (B,)
             for name in self.prior_tasks:

@@ -6,6 +6,23 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+# The scenarios a log can have, in order (a config with num_scenarios = S has the first S),
+# each with how it reweighs what drives clicks and buys, times ``scenario_strength``: the
+# log-weights of item quality and taste match (clicks), of item value and price (buys), and
+# a shift of the buy level. Browsing a home feed follows general appeal; a search follows
+# the user's own taste and compares prices; an item page, reached from a specific item,
+# follows taste most and buys less; a checkout page's suggestions are bought on value.
+SCENARIO_PROFILES: dict[str, tuple[float, float, float, float, float]] = {
+    # name:      quality, taste, value, price, buy level
+    "home": (0.5, -0.5, 0.0, 0.0, 0.0),
+    "search": (-0.5, 0.5, 0.0, 0.5, 0.5),
+    "item_page": (-0.5, 1.0, 0.5, -0.5, -0.5),
+    "checkout": (0.0, -0.5, 1.0, 1.0, 1.0),
+    "video": (1.0, 0.0, -0.5, -0.5, -0.5),
+    "live": (0.5, 0.5, 0.5, -1.0, 0.0),
+}
+SCENARIOS: tuple[str, ...] = tuple(SCENARIO_PROFILES)
+
 
 @dataclass(frozen=True)
 class SimulatorConfig:
@@ -48,6 +65,16 @@ class SimulatorConfig:
     rating_spread: float = 0.9  # stars per unit of hidden utility
     rating_noise: float = 0.8  # std of the Gaussian noise, in stars
 
+    # Scenarios: the surfaces an event happens on (home feed, search, item page, ...), a
+    # `scenario` column in the log. 1 leaves scenarios out of the world and the log. Each event
+    # draws its scenario by ``scenario_shares`` (empty: equal traffic); ``scenario_strength``
+    # k is how differently users click and buy in each: scenario s weighs item quality, taste
+    # match, value and price by exp(k w) and shifts its buy level by k w, with its profile's
+    # w (``SCENARIO_PROFILES``, ``world.add_scenarios``); 0 makes the scenarios alike.
+    num_scenarios: int = 1
+    scenario_shares: tuple[float, ...] = ()
+    scenario_strength: float = 0.0
+
     # The clock: every event falls in [start, start + days), unix seconds, UTC.
     start: str = "2017-11-25"
     days: int = 9
@@ -57,6 +84,11 @@ class SimulatorConfig:
     outside_window_rate: float = 0.001  # events with a timestamp before the window
 
     seed: int = 0
+
+    @property
+    def traffic(self) -> tuple[float, ...]:
+        """The share of events in each scenario (``scenario_shares``, or equal shares)."""
+        return self.scenario_shares or (1.0 / self.num_scenarios,) * self.num_scenarios
 
     @property
     def window(self) -> tuple[int, int]:
@@ -88,6 +120,14 @@ class SimulatorConfig:
             "rating_center": 1.0 <= self.rating_center <= 5.0,
             "rating_spread": self.rating_spread >= 0.0,
             "rating_noise": self.rating_noise > 0.0,
+            "num_scenarios": 1 <= self.num_scenarios <= len(SCENARIOS),
+            "scenario_shares": not self.scenario_shares
+            or (
+                len(self.scenario_shares) == self.num_scenarios
+                and min(self.scenario_shares) > 0
+                and abs(sum(self.scenario_shares) - 1.0) < 1e-9
+            ),
+            "scenario_strength": 0.0 <= self.scenario_strength <= 2.0,
         }
         expected = {
             "num_items": f">= num_categories ({self.num_categories})",
@@ -100,6 +140,10 @@ class SimulatorConfig:
             "rating_rate": "in [0, 1]",
             "rating_center": "in [1, 5] (stars)",
             "rating_spread": ">= 0",
+            "num_scenarios": f"in 1..{len(SCENARIOS)} (one per name in SCENARIOS)",
+            "scenario_shares": f"empty (equal traffic) or {self.num_scenarios} positive shares "
+            "summing to 1, one per scenario",
+            "scenario_strength": "in [0, 2]",
         }
         for name, ok in checks.items():
             if not ok:
@@ -111,6 +155,11 @@ class SimulatorConfig:
             raise ValueError(
                 f"SimulatorConfig.start={self.start!r} must be a date like '2017-11-25': {error}"
             ) from None
+        if self.num_scenarios > 1 and self.rating_rate > 0:
+            raise ValueError(
+                "SimulatorConfig: ratings (rating_rate > 0) and several scenarios "
+                "(num_scenarios > 1) are not simulated together; turn one of them off"
+            )
         if self.buy_rate + self.cart_rate + self.fav_rate >= 1.0:
             raise ValueError(
                 "SimulatorConfig: buy_rate + cart_rate + fav_rate must be below 1 "

@@ -66,42 +66,58 @@ def walk_categories(
 
 
 def choose_items(
-    world: World, offsets: np.ndarray, categories: np.ndarray, rng: np.random.Generator
+    world: World,
+    offsets: np.ndarray,
+    categories: np.ndarray,
+    rng: np.random.Generator,
+    scenarios: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pick each event's item within its category: P(item) = softmax of the user's scores.
 
     Items of a category are contiguous, so for one user the category's probability mass is a
     slice of the cumulative sum over all items. Scaling each user's cumulative sum to (0, 1]
     and adding the user's row number lines all users up in one increasing array, and one
-    ``searchsorted`` samples every event of a block of users at once.
+    ``searchsorted`` samples every event of a block of users at once. In a world with
+    scenarios the scores are the scenario's (``choice_scores``): one pass per scenario.
+
+    Args:
+        scenarios: (N,) scenario index of every event; None: all in scenario 0.
 
     Returns:
         items: (N,) item index of every event.
-        log_normaliser: (U, C) log of sum_j exp(score) over each category's items, so that
-            P(item j | user u, category c) = exp(score[u, j] - log_normaliser[u, c]).
+        log_normaliser: (S, U, C) log of sum_j exp(score) over each category's items in each
+            scenario, so that P(item j | user u, category c, scenario s) =
+            exp(score[s, u, j] - log_normaliser[s, u, c]).
     """
     num_users, num_items = world.num_users, world.num_items
     starts, ends = world.category_start[:-1], world.category_start[1:]
+    if scenarios is None:
+        scenarios = np.zeros(offsets[-1], dtype=np.int64)
     items = np.empty(offsets[-1], dtype=np.int64)
-    log_normaliser = np.empty((num_users, world.num_categories))
+    log_normaliser = np.empty((world.num_scenarios, num_users, world.num_categories))
     chunk = max(1, 2**22 // num_items)  # keeps each (users, items) block near 32 MB
     for first in range(0, num_users, chunk):
         users = np.arange(first, min(first + chunk, num_users))
-        scores = choice_scores(world, users)  # (n, I)
-        row_max = scores.max(axis=1, keepdims=True)
-        cumulative = np.cumsum(np.exp(scores - row_max), axis=1)  # (n, I)
-        before = np.where(starts > 0, cumulative[:, starts - 1], 0.0)  # (n, C) mass before c
-        totals = cumulative[:, ends - 1] - before  # (n, C) mass of category c
-        log_normaliser[users] = np.log(totals) + row_max
-        row_total = cumulative[:, -1:]
-        keys = (np.arange(len(users))[:, None] + cumulative / row_total).ravel()
         events = slice(offsets[first], offsets[users[-1] + 1])
         rows = np.repeat(np.arange(len(users)), np.diff(offsets[first : users[-1] + 2]))
         category = categories[events]
-        mass = before[rows, category] + rng.random(len(rows)) * totals[rows, category]
-        flat = np.searchsorted(keys, rows + mass / row_total[rows, 0], side="right")
-        # Rounding can put a draw a hair outside its category: keep it inside.
-        items[events] = np.clip(flat - rows * num_items, starts[category], ends[category] - 1)
+        uniform = rng.random(len(rows))  # where in its category's mass each event falls
+        for scenario in range(world.num_scenarios):
+            scores = choice_scores(world, users, scenarios=scenario)  # (n, I)
+            row_max = scores.max(axis=1, keepdims=True)
+            cumulative = np.cumsum(np.exp(scores - row_max), axis=1)  # (n, I)
+            before = np.where(starts > 0, cumulative[:, starts - 1], 0.0)  # (n, C) before c
+            totals = cumulative[:, ends - 1] - before  # (n, C) mass of category c
+            log_normaliser[scenario, users] = np.log(totals) + row_max
+            row_total = cumulative[:, -1:]
+            keys = (np.arange(len(users))[:, None] + cumulative / row_total).ravel()
+            here = scenarios[events] == scenario
+            row, cat = rows[here], category[here]
+            mass = before[row, cat] + uniform[here] * totals[row, cat]
+            flat = np.searchsorted(keys, row + mass / row_total[row, 0], side="right")
+            # Rounding can put a draw a hair outside its category: keep it inside.
+            chosen = np.clip(flat - row * num_items, starts[cat], ends[cat] - 1)
+            items[offsets[first] + np.flatnonzero(here)] = chosen
     return items, log_normaliser
 
 

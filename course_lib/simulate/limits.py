@@ -17,10 +17,10 @@ from course_lib.data.vocab import NUM_RESERVED
 from course_lib.simulate.truth import GroundTruth
 
 
-def bayes_limit_auc(
+def true_probabilities(
     truth: GroundTruth, samples: Samples, vocabularies: Vocabularies, num_negatives: int
-) -> dict[str, float]:
-    """ROC-AUC of the true click and buy probabilities on ``samples``: the best achievable.
+) -> dict[str, np.ndarray]:
+    """The true P(click = 1) and P(buy = 1) of every sample: the Bayes-optimal predictions.
 
     Args:
         truth: the truth behind the log the samples were prepared from (``Simulation.truth``).
@@ -29,16 +29,31 @@ def bayes_limit_auc(
         num_negatives: negatives per positive the samples were drawn with.
 
     Returns:
-        ``{"click": auc, "buy": auc}``.
+        ``{"click": (S,), "buy": (S,)}``; in a world with scenarios each sample is scored in
+        its target event's scenario.
     """
     users = vocabularies.user.decode(samples.user).astype(np.int64)
     items = vocabularies.item.decode(samples.candidate).astype(np.int64)
     num_candidates = len(vocabularies.item) - NUM_RESERVED  # the items negatives come from
     click = truth.click_proba(samples.event_index, items, num_negatives, num_candidates)
-    buy = click * truth.buy_proba(users, items)
+    scenarios = truth.scenarios_of(samples.event_index)
+    return {"click": click, "buy": click * truth.buy_proba(users, items, scenarios)}
+
+
+def bayes_limit_auc(
+    truth: GroundTruth, samples: Samples, vocabularies: Vocabularies, num_negatives: int
+) -> dict[str, float]:
+    """ROC-AUC of the true click and buy probabilities on ``samples``: the best achievable.
+
+    Arguments as for `true_probabilities`.
+
+    Returns:
+        ``{"click": auc, "buy": auc}``.
+    """
+    proba = true_probabilities(truth, samples, vocabularies, num_negatives)
     return {
-        "click": float(roc_auc_score(samples.click, click)),
-        "buy": float(roc_auc_score(samples.buy, buy)),
+        "click": float(roc_auc_score(samples.click, proba["click"])),
+        "buy": float(roc_auc_score(samples.buy, proba["buy"])),
     }
 
 

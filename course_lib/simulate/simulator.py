@@ -25,8 +25,15 @@ Two optional parts, off by default (the bundled log has neither):
   column (missing elsewhere), drawn from the same hidden utility as the funnel
   (``dynamics.rating_proba``); the truth gives each one's distribution and expected value.
 
-Both draw from random streams of their own, so switching them on changes nothing else: the
-same seed gives the same events, items, behaviors and timestamps with or without them.
+- **Scenarios** (``num_scenarios``): every event happens on one surface (home feed, search,
+  item page, ...), drawn by the scenarios' traffic shares, in a ``scenario`` column. Each
+  scenario weighs what drives clicks and buys in its own way (``world.add_scenarios``), as
+  far apart as ``scenario_strength`` says.
+
+The first two draw from random streams of their own, so switching them on changes nothing
+else: the same seed gives the same events, items, behaviors and timestamps with or without
+them. Scenarios draw from their own stream too and leave users, categories and timestamps as
+they were; the items and behaviors of the events follow each scenario's rules.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from course_lib.data.schema import TAOBAO_BEHAVIORS
-from course_lib.simulate.config import SimulatorConfig
+from course_lib.simulate.config import SCENARIOS, SimulatorConfig
 from course_lib.simulate.dynamics import (
     choose_items,
     draw_behaviors,
@@ -48,7 +55,14 @@ from course_lib.simulate.dynamics import (
     walk_categories,
 )
 from course_lib.simulate.truth import GroundTruth
-from course_lib.simulate.world import AGE_GROUPS, REGIONS, add_attributes, buy_utility, draw_world
+from course_lib.simulate.world import (
+    AGE_GROUPS,
+    REGIONS,
+    add_attributes,
+    add_scenarios,
+    buy_utility,
+    draw_world,
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +71,8 @@ class Simulation:
 
     config: SimulatorConfig
     log: pd.DataFrame  # the data contract: user_id, item_id, category_id, behavior, timestamp
-    # (and value, the stars of a rated interaction, when the config asks for ratings)
+    # (and value, the stars of a rated interaction, when the config asks for ratings; and
+    # scenario, the surface of each event, when it asks for several)
     users: pd.DataFrame  # observable user side table: user_id, is_member (age_group, region)
     items: pd.DataFrame  # observable item side table: item_id, category_id, price
     truth: GroundTruth
@@ -78,9 +93,13 @@ def simulate(config: SimulatorConfig | None = None) -> Simulation:
     offsets = np.concatenate([[0], np.cumsum(draw_lengths(config, rng))])
     event_user = np.repeat(np.arange(world.num_users), np.diff(offsets))
 
+    world = add_scenarios(world, config)
+    scenarios_rng = np.random.default_rng([config.seed, 3])  # its own stream (module doc)
+    scenario = scenarios_rng.choice(config.num_scenarios, size=len(event_user), p=config.traffic)
+
     categories, category_proba = walk_categories(world, offsets, config, rng)
-    items, log_normaliser = choose_items(world, offsets, categories, rng)
-    utility = buy_utility(world, event_user, items, config.task_relatedness)
+    items, log_normaliser = choose_items(world, offsets, categories, rng, scenario)
+    utility = buy_utility(world, event_user, items, config.task_relatedness, scenario)
     thresholds = funnel_thresholds(utility, config)
     behaviors = draw_behaviors(utility, thresholds, config.utility_scale, rng)
     start, end = config.window
@@ -115,9 +134,12 @@ def simulate(config: SimulatorConfig | None = None) -> Simulation:
     )
     if config.rating_rate > 0:
         log["value"] = stars[source]  # a duplicated row repeats its event's rating
+    if config.num_scenarios > 1:
+        log["scenario"] = pd.array(np.asarray(SCENARIOS)[scenario[source]], dtype="str")
     truth = GroundTruth(
         world=world,
         event_user=event_user[source],
+        event_scenario=scenario[source],
         category_proba=category_proba[source],
         log_normaliser=log_normaliser,
         thresholds=thresholds,

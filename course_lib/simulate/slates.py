@@ -16,6 +16,7 @@ its hidden utility says (``funnel_proba``): the same funnel, so the same buy rat
 
 Everything is exact, so the expected clicks and buys of any slate are known: that is what
 lets notebook 08 measure a policy's regret against the oracle without sampling noise.
+In a world with several scenarios, slates are shown in the first one (the home feed).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def organic_log_lift(truth: GroundTruth, users: np.ndarray, items: np.ndarray) -
     rows = np.repeat(users, items.shape[1])  # (n K,)
     flat = items.reshape(-1)
     categories = world.item_category[flat]
-    scores = choice_scores(world, rows, flat) - truth.log_normaliser[rows, categories]
+    scores = choice_scores(world, rows, flat) - truth.log_normaliser[0, rows, categories]
     log_proba = log_category[np.repeat(np.arange(len(users)), items.shape[1]), categories]
     return (log_proba + scores).reshape(items.shape) + np.log(world.num_items)
 

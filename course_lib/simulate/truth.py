@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from course_lib.simulate.config import SimulatorConfig
+from course_lib.simulate.config import SCENARIOS, SimulatorConfig
 from course_lib.simulate.dynamics import STARS, funnel_proba, rating_proba
 from course_lib.simulate.world import World, buy_utility, choice_scores
 
@@ -27,8 +27,9 @@ class GroundTruth:
 
     world: World
     event_user: np.ndarray  # (N,) user index of each log row
+    event_scenario: np.ndarray  # (N,) scenario index of each log row (0 without scenarios)
     category_proba: np.ndarray  # (N, C) P(category of this event | everything before it)
-    log_normaliser: np.ndarray  # (U, C) within-category softmax normaliser of choice scores
+    log_normaliser: np.ndarray  # (S, U, C) within-category softmax normaliser of choice scores
     thresholds: np.ndarray  # (3,) funnel thresholds for fav, cart, buy
     utility_scale: float
     relatedness: float
@@ -40,6 +41,25 @@ class GroundTruth:
 
     def _items(self, item_ids: np.ndarray) -> np.ndarray:
         return _lookup(self.world.item_ids, item_ids, "item_id")
+
+    def _scenarios(self, scenarios: np.ndarray | None) -> np.ndarray | int:
+        """Scenario indices of the log's scenario names; None is fine in a one-scenario world."""
+        if scenarios is None:
+            if self.world.num_scenarios > 1:
+                raise ValueError(
+                    f"this world has {self.world.num_scenarios} scenarios, whose users click and "
+                    "buy differently: pass each interaction's scenario (the log's scenario "
+                    "column) as scenarios="
+                )
+            return 0
+        names = SCENARIOS[: self.world.num_scenarios]
+        return _lookup(np.asarray(names), np.asarray(scenarios), "scenario")
+
+    def scenarios_of(self, event_index: np.ndarray) -> np.ndarray | None:
+        """The scenario of each event, as the log names it; None in a one-scenario world."""
+        if self.world.num_scenarios == 1:
+            return None
+        return np.asarray(SCENARIOS)[self.event_scenario[np.asarray(event_index)]]
 
     def next_category_proba(self, event_index: np.ndarray) -> pd.DataFrame:
         """P(the event's category) given its user's past, one row per event.
@@ -54,10 +74,9 @@ class GroundTruth:
         """P(the event is an interaction with this item) given its user's past. Shape (n,)."""
         events = np.asarray(event_index)
         users, items = self.event_user[events], self._items(item_ids)
-        categories = self.world.item_category[items]
-        within = np.exp(
-            choice_scores(self.world, users, items) - self.log_normaliser[users, categories]
-        )
+        categories, scenarios = self.world.item_category[items], self.event_scenario[events]
+        scores = choice_scores(self.world, users, items, scenarios)
+        within = np.exp(scores - self.log_normaliser[scenarios, users, categories])
         return self.category_proba[events, categories] * within
 
     def click_proba(
@@ -79,16 +98,24 @@ class GroundTruth:
         proba = self.item_proba(event_index, item_ids)
         return proba / (proba + num_negatives * (1.0 - proba) / (num_candidates - 1))
 
-    def behavior_proba(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
-        """P(behavior) of an interaction, columns in funnel order pv, fav, cart, buy. (n, 4)."""
-        utility = buy_utility(
-            self.world, self._users(user_ids), self._items(item_ids), self.relatedness
-        )
+    def behavior_proba(
+        self, user_ids: np.ndarray, item_ids: np.ndarray, scenarios: np.ndarray | None = None
+    ) -> np.ndarray:
+        """P(behavior) of an interaction, columns in funnel order pv, fav, cart, buy. (n, 4).
+
+        ``scenarios``: the scenario of each interaction, as the log names it; needed when the
+        world has several (this is true of every method taking it).
+        """
+        users, items = self._users(user_ids), self._items(item_ids)
+        scenario = self._scenarios(scenarios)
+        utility = buy_utility(self.world, users, items, self.relatedness, scenario)
         return funnel_proba(utility, self.thresholds, self.utility_scale)
 
-    def buy_proba(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+    def buy_proba(
+        self, user_ids: np.ndarray, item_ids: np.ndarray, scenarios: np.ndarray | None = None
+    ) -> np.ndarray:
         """P(an interaction of this user with this item is a buy). Shape (n,)."""
-        return self.behavior_proba(user_ids, item_ids)[:, 3]
+        return self.behavior_proba(user_ids, item_ids, scenarios)[:, 3]
 
     def rating_proba(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         """P(a rating of this user for this item is 1, ..., 5 stars). Shape (n, 5).
@@ -122,13 +149,16 @@ class GroundTruth:
         world, out = self.world, np.empty((len(events), 4))
         for start in range(0, len(events), 256):
             part = events[start : start + 256]
-            users = self.event_user[part]
-            scores = choice_scores(world, users)  # (n, I)
-            within = np.exp(scores - self.log_normaliser[users][:, world.item_category])
-            item_proba = self.category_proba[part][:, world.item_category] * within  # (n, I)
+            users, scenarios = self.event_user[part], self.event_scenario[part]
+            scores = choice_scores(world, users, None, scenarios)  # (n, I)
+            normaliser = self.log_normaliser[scenarios, users][:, world.item_category]
+            item_proba = self.category_proba[part][:, world.item_category] * np.exp(
+                scores - normaliser
+            )  # (n, I)
             pairs_user = np.repeat(users, world.num_items)
             pairs_item = np.tile(np.arange(world.num_items), len(users))
-            utility = buy_utility(world, pairs_user, pairs_item, self.relatedness)
+            pairs_scenario = np.repeat(scenarios, world.num_items)
+            utility = buy_utility(world, pairs_user, pairs_item, self.relatedness, pairs_scenario)
             behavior = funnel_proba(utility, self.thresholds, self.utility_scale)
             out[start : start + 256] = np.einsum(
                 "ni,nib->nb", item_proba, behavior.reshape(len(users), world.num_items, 4)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from course_lib.simulate.config import SimulatorConfig
+from course_lib.simulate.config import SCENARIO_PROFILES, SCENARIOS, SimulatorConfig
 
 # Observable user attributes (``SimulatorConfig.attribute_strength``): labels and shares.
 AGE_GROUPS: tuple[str, ...] = ("18-24", "25-34", "35-44", "45-54", "55+")
@@ -45,6 +45,10 @@ class World:
     user_is_member: np.ndarray  # (U,) observable; members buy more often
     user_age_group: np.ndarray | None = None  # (U,) index into AGE_GROUPS; observable
     user_region: np.ndarray | None = None  # (U,) index into REGIONS; observable
+    # With scenarios (``add_scenarios``), how much each driver weighs in each scenario:
+    # row s holds the weights of events in scenario s (all 1 and a level of 0 without them).
+    scenario_click: np.ndarray | None = None  # (S, 2) weights of item quality and taste match
+    scenario_buy: np.ndarray | None = None  # (S, 3) weights of value and price, and a level
 
     @property
     def num_users(self) -> int:
@@ -57,6 +61,10 @@ class World:
     @property
     def num_categories(self) -> int:
         return len(self.category_ids)
+
+    @property
+    def num_scenarios(self) -> int:
+        return 1 if self.scenario_click is None else len(self.scenario_click)
 
 
 def draw_world(config: SimulatorConfig, rng: np.random.Generator) -> World:
@@ -104,24 +112,43 @@ def draw_world(config: SimulatorConfig, rng: np.random.Generator) -> World:
     )
 
 
-def choice_scores(world: World, users: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+def choice_scores(
+    world: World,
+    users: np.ndarray,
+    items: np.ndarray | None = None,
+    scenarios: np.ndarray | int = 0,
+) -> np.ndarray:
     """Scores that decide which item of a category a user picks (the click driver).
 
     Args:
         users: user indices, shape (n,).
         items: item indices, shape (n,) to score pairs; None scores every item for every user.
+        scenarios: the scenario index of each user or pair, shape (n,), or one for all (a
+            world without scenarios has only scenario 0).
 
     Returns:
-        (n,) pair scores, or (n, I) scores of all items. Unit-variance parts: quality + taste.
+        (n,) pair scores, or (n, I) scores of all items. Unit-variance parts: quality + taste,
+        each weighted by the scenario's weight when the world has scenarios.
     """
     if items is None:
-        return world.item_quality + world.user_taste[users] @ world.item_taste.T
-    taste = np.einsum("nd,nd->n", world.user_taste[users], world.item_taste[items])
-    return world.item_quality[items] + taste
+        quality, taste = world.item_quality, world.user_taste[users] @ world.item_taste.T
+    else:
+        quality = world.item_quality[items]
+        taste = np.einsum("nd,nd->n", world.user_taste[users], world.item_taste[items])
+    if world.scenario_click is None:
+        return quality + taste
+    weights = world.scenario_click[scenarios]  # (2,) or (n, 2)
+    if items is None and weights.ndim == 2:  # one row of all items per user
+        weights = weights[:, None, :]  # (n, 1, 2)
+    return weights[..., 0] * quality + weights[..., 1] * taste
 
 
 def buy_utility(
-    world: World, users: np.ndarray, items: np.ndarray, relatedness: float
+    world: World,
+    users: np.ndarray,
+    items: np.ndarray,
+    relatedness: float,
+    scenarios: np.ndarray | int = 0,
 ) -> np.ndarray:
     """The hidden utility of an interaction that decides how deep it goes in the funnel.
 
@@ -129,20 +156,22 @@ def buy_utility(
     propensity, the item's hidden value, value taste and relative price), with weights set by
     ``relatedness``: at 1 buys depend only on what drives clicks, at 0 on nothing that does.
     Both parts have unit variance, so the utility has unit variance at every relatedness.
+    In a world with scenarios each part follows its scenario's weights, and the buy driver
+    adds the scenario's level.
 
     Returns:
         (n,) utility of each (user, item) pair.
     """
-    click_part = choice_scores(world, users, items) / np.sqrt(2.0)
+    click_part = choice_scores(world, users, items, scenarios) / np.sqrt(2.0)
     value_taste = np.einsum(
         "nd,nd->n", world.user_value_taste[users], world.item_value_taste[items]
     )
-    buy_part = (
-        world.user_propensity[users]
-        + world.item_value[items]
-        + value_taste
-        - world.item_relative_price[items]
-    ) / 2.0
+    value, price = world.item_value[items], world.item_relative_price[items]
+    level = 0.0
+    if world.scenario_buy is not None:
+        weights = world.scenario_buy[scenarios]  # (3,) or (n, 3)
+        value, price, level = weights[..., 0] * value, weights[..., 1] * price, weights[..., 2]
+    buy_part = (world.user_propensity[users] + value + value_taste - price) / 2.0 + level
     return relatedness * click_part + np.sqrt(1.0 - relatedness**2) * buy_part
 
 
@@ -181,4 +210,23 @@ def add_attributes(world: World, config: SimulatorConfig) -> World:
         user_interest=world.category_popularity + own * deviation + strength * interest,
         user_age_group=age,
         user_region=region,
+    )
+
+
+def add_scenarios(world: World, config: SimulatorConfig) -> World:
+    """Give each scenario its own weights on what drives clicks and buys.
+
+    Scenario s weighs item quality and taste match (clicks), and item value and price (buys),
+    by exp(k w) each, and shifts the buy driver by k w, where w comes from the scenario's
+    profile (``SCENARIO_PROFILES``) and k is ``scenario_strength``: at 0 every scenario
+    behaves alike. With one scenario the world is returned unchanged.
+    """
+    if config.num_scenarios == 1:
+        return world
+    names = SCENARIOS[: config.num_scenarios]
+    profiles = config.scenario_strength * np.array([SCENARIO_PROFILES[n] for n in names])
+    return replace(
+        world,
+        scenario_click=np.exp(profiles[:, :2]),
+        scenario_buy=np.column_stack([np.exp(profiles[:, 2:4]), profiles[:, 4]]),
     )
