@@ -61,6 +61,7 @@ from course_lib.distributed import (
 from course_lib.env import get_device, set_seed
 from course_lib.metrics.tasks import metrics_table
 from course_lib.models.factory import ARCHITECTURES, ENCODERS, build_model
+from course_lib.models.scenarios import SCENARIO_DESIGNS
 from course_lib.simulate import bayes_limit_auc
 from course_lib.tasks import explicit_tasks, label_rates, standard_tasks
 from course_lib.training.evaluate import evaluate_tasks
@@ -168,6 +169,14 @@ def build_parser(defaults: dict | None = None) -> argparse.ArgumentParser:
         "--history-values",
         action="store_true",
         help="each history event's value (a rating) enters its vector (needs a log with values)",
+    )
+    add(
+        "--scenario-design",
+        choices=SCENARIO_DESIGNS,
+        default="none",
+        help="how the model tells the log's scenarios apart (its scenario column): none, "
+        "embedding (an input of the shared layers and gates) or star (STAR's shared and "
+        "per-scenario weights)",
     )
     add(
         "--feedback",
@@ -409,6 +418,12 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
     without = [f"--tasks {t.name}" for t in tasks if getattr(prepared.train, t.label) is None]
     if args.history_values and prepared.sequences.value is None:
         without.append("--history-values")
+    if args.scenario_design != "none" and vocab.scenario is None:
+        raise LogValidationError(
+            f"{args.data or 'the bundled log'}: --scenario-design {args.scenario_design} "
+            "tells the log's scenarios apart, but it has no scenario column. Fix: a log with "
+            "a 'scenario' column (the surface of each event), or --scenario-design none"
+        )
     if without:
         raise LogValidationError(
             f"{args.data or 'the bundled log'}: {' and '.join(without)} read the log's value "
@@ -441,6 +456,7 @@ def train(args: argparse.Namespace, parallel: Distributed | None = None) -> dict
         pair_biases=args.pair_biases,
         history_values=args.history_values,
         features=prepared.features.names,
+        scenario_design=args.scenario_design,
         label_rates=label_rates(tasks, prepared.train),  # start at the base rates
     )
     monitor = (tasks[0].name, MONITOR[tasks[0].kind])  # the first task picks the best epoch

@@ -14,6 +14,7 @@ import pytest
 from course_lib.checkpoint import load_checkpoint
 from course_lib.cli import main, parse_args, read_data
 from course_lib.data import read_log, write_log
+from course_lib.simulate import SimulatorConfig, simulate
 
 # The toy logs here have few validation positives on purpose: fit's warning about it is
 # expected (tests/test_bad_input.py checks that it is given).
@@ -32,6 +33,7 @@ OPTIONS = [
     "--next-item-prior",
     "--pair-biases",
     "--history-values",
+    "--scenario-design",
     "--num-negatives",
     "--max-len",
     "--embed-dim",
@@ -203,3 +205,26 @@ def test_format_taobao_reads_a_headerless_file_with_its_reader(tmp_path, log_fil
     pd.testing.assert_frame_equal(read_data(args), read_log(log_file))
     with pytest.raises(SystemExit):  # the funnel is Taobao's
         parse_args(["train", "--data", str(path), "--format", "taobao", "--behaviors", "a,b"])
+
+
+def test_a_log_with_scenarios_trains_a_scenario_aware_model(tmp_path) -> None:
+    config = SimulatorConfig(
+        num_users=120, num_items=80, num_categories=6, events_per_user=20, num_scenarios=2
+    )
+    log_file = tmp_path / "surfaces.csv"
+    write_log(simulate(config).log, log_file)
+    arguments = ["train", "--data", str(log_file), "--tasks", "click,buy", "--epochs", "1"]
+    arguments += ["--max-steps-per-epoch", "2", "--embed-dim", "8", "--hidden-dim", "8"]
+    arguments += ["--scenario-design", "star"]
+    assert main([*arguments, "--no-progress", "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert report["config"]["scenario_design"] == "star" and report["config"]["num_scenarios"] == 4
+    loaded = load_checkpoint(tmp_path / "out" / "model.pt")
+    assert sorted(loaded.vocabularies.scenario.tokens) == ["home", "search"]
+
+
+def test_a_scenario_design_needs_a_log_with_scenarios(tmp_path, capsys) -> None:
+    arguments = ["train", "--scenario-design", "embedding", "--out", str(tmp_path)]
+    assert main(arguments) != 0
+    message = capsys.readouterr().err
+    assert "no scenario column" in message and "or --scenario-design none" in message
