@@ -29,7 +29,7 @@ SCENARIO_KNOBS = {"num_scenarios": 3, "scenario_shares": (0.6, 0.3, 0.1)}
 @pytest.fixture(scope="module")
 def world():
     """A small world of three scenarios of unequal traffic that behave differently."""
-    return simulate(SimulatorConfig(**SMALL, **SCENARIO_KNOBS, scenario_strength=1.0))
+    return simulate(SimulatorConfig(**SMALL, **SCENARIO_KNOBS, scenario_strength=1.5))
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +207,38 @@ def test_next_behavior_proba_sums_over_the_items_of_the_events_scenario(world) -
         item = truth.item_proba(np.full(len(items), event), items)
         expected = item @ truth.behavior_proba(user, items, scenario)
         np.testing.assert_allclose(proba, expected, rtol=1e-6)
+
+
+def test_items_are_drawn_as_the_truth_says_in_every_scenario(world) -> None:
+    """The mean quality and taste match of the drawn items, against their expectation."""
+    truth, w = world.truth, world.truth.world
+    items = world.items["item_id"].to_numpy()
+    positions = truth._items(items)
+    for scenario in range(3):
+        events = np.flatnonzero((truth.event_scenario == scenario) & ~truth.injected)[:1500]
+        proba = np.stack([truth.item_proba(np.full(len(items), e), items) for e in events])
+        column = pd.Index(items).get_indexer(world.log.loc[events, "item_id"])  # (E,)
+        drawn = positions[column]
+        users = truth.event_user[events]
+        match = w.user_taste[users] @ w.item_taste[positions].T  # (E, I) taste of every item
+        for name, values, chosen in (
+            ("quality", np.broadcast_to(w.item_quality[positions], proba.shape), None),
+            ("taste", match, match[np.arange(len(events)), column]),
+        ):
+            expected = (proba * values).sum(axis=1)  # (E,) E[value of the drawn item]
+            spread = np.sqrt((proba * values**2).sum(axis=1) - expected**2)
+            got = w.item_quality[drawn] if chosen is None else chosen
+            error = (got - expected).mean() / (spread.mean() / np.sqrt(len(events)))
+            assert abs(error) < 4, (scenario, name, error)
+
+
+def test_the_truth_as_if_in_one_scenario(world, data) -> None:
+    home = world.truth.as_if_in("home")
+    assert (home.event_scenario == 0).all() and (world.truth.event_scenario > 0).any()
+    scenario = data.test.scenario == data.vocabularies.scenario.encode(np.array(["home"]))[0]
+    ours = true_probabilities(world.truth, data.test, data.vocabularies, num_negatives=4)
+    theirs = true_probabilities(home, data.test, data.vocabularies, num_negatives=4)
+    np.testing.assert_allclose(ours["buy"][scenario], theirs["buy"][scenario])
+    assert not np.allclose(ours["buy"][~scenario], theirs["buy"][~scenario])
+    with pytest.raises(KeyError, match="scenario"):
+        world.truth.as_if_in("radio")

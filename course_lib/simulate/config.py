@@ -127,7 +127,7 @@ class SimulatorConfig:
                 and min(self.scenario_shares) > 0
                 and abs(sum(self.scenario_shares) - 1.0) < 1e-9
             ),
-            "scenario_strength": 0.0 <= self.scenario_strength <= 2.0,
+            "scenario_strength": 0.0 <= self.scenario_strength <= 1.5,
         }
         expected = {
             "num_items": f">= num_categories ({self.num_categories})",
@@ -143,7 +143,8 @@ class SimulatorConfig:
             "num_scenarios": f"in 1..{len(SCENARIOS)} (one per name in SCENARIOS)",
             "scenario_shares": f"empty (equal traffic) or {self.num_scenarios} positive shares "
             "summing to 1, one per scenario",
-            "scenario_strength": "in [0, 2]",
+            "scenario_strength": "in [0, 1.5] (beyond it, a scenario's weights make item "
+            "choices too sharp for float64 sums)",
         }
         for name, ok in checks.items():
             if not ok:

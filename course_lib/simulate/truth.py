@@ -7,7 +7,7 @@ sees only the log can beat it except by chance (notebooks 01 and 04 use it as th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,15 @@ class GroundTruth:
         if self.world.num_scenarios == 1:
             return None
         return np.asarray(SCENARIOS)[self.event_scenario[np.asarray(event_index)]]
+
+    def as_if_in(self, scenario: str) -> GroundTruth:
+        """The truth had every event happened in one scenario: what ignoring scenarios costs.
+
+        Scoring a scenario's samples with another scenario's probabilities shows how much
+        even a perfect model loses by not knowing where a request comes from.
+        """
+        index = self._scenarios(np.array([scenario]))[0]
+        return replace(self, event_scenario=np.full_like(self.event_scenario, index))
 
     def next_category_proba(self, event_index: np.ndarray) -> pd.DataFrame:
         """P(the event's category) given its user's past, one row per event.

@@ -156,22 +156,25 @@ def buy_utility(
     propensity, the item's hidden value, value taste and relative price), with weights set by
     ``relatedness``: at 1 buys depend only on what drives clicks, at 0 on nothing that does.
     Both parts have unit variance, so the utility has unit variance at every relatedness.
-    In a world with scenarios each part follows its scenario's weights, and the buy driver
-    adds the scenario's level.
+    In a world with scenarios each part follows its scenario's weights, scaled back to unit
+    variance, and the buy driver adds the scenario's level.
 
     Returns:
         (n,) utility of each (user, item) pair.
     """
-    click_part = choice_scores(world, users, items, scenarios) / np.sqrt(2.0)
     value_taste = np.einsum(
         "nd,nd->n", world.user_value_taste[users], world.item_value_taste[items]
     )
     value, price = world.item_value[items], world.item_relative_price[items]
-    level = 0.0
-    if world.scenario_buy is not None:
-        weights = world.scenario_buy[scenarios]  # (3,) or (n, 3)
-        value, price, level = weights[..., 0] * value, weights[..., 1] * price, weights[..., 2]
-    buy_part = (world.user_propensity[users] + value + value_taste - price) / 2.0 + level
+    click_scale, buy_scale, level = np.sqrt(2.0), 2.0, 0.0  # the parts' standard deviations
+    if world.scenario_click is not None:
+        click = world.scenario_click[scenarios]  # (2,) or (n, 2)
+        buy = world.scenario_buy[scenarios]  # (3,) or (n, 3)
+        click_scale = np.sqrt((click**2).sum(axis=-1))
+        buy_scale = np.sqrt(2.0 + buy[..., 0] ** 2 + buy[..., 1] ** 2)
+        value, price, level = buy[..., 0] * value, buy[..., 1] * price, buy[..., 2]
+    click_part = choice_scores(world, users, items, scenarios) / click_scale
+    buy_part = (world.user_propensity[users] + value + value_taste - price) / buy_scale + level
     return relatedness * click_part + np.sqrt(1.0 - relatedness**2) * buy_part
 
 
