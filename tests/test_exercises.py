@@ -19,16 +19,19 @@ from course_lib.exercises import (
     embeddings,
     evaluate,
     imbalance,
+    keras,
     multitask,
     own_data,
     preprocessing,
     privacy,
+    scenarios,
     sequences,
     welcome,
 )
 from course_lib.exercises import lists as own_lists
 from course_lib.exercises import loop as loop_exercises
 from course_lib.loop import gini
+from course_lib.training import FixedWeights, SumOfLosses
 
 HINT = "look at the data"
 
@@ -319,6 +322,15 @@ FILMS = pd.DataFrame(
 )
 
 
+SURFACE_LOG = pd.DataFrame(
+    {
+        "scenario": ["home", "home", "search", "home", "search"],
+        "behavior": ["pv", "buy", "buy", "pv", "pv"],
+    }
+)
+STAR_SHARED = (np.array([[1.0, 1.0], [0.0, 1.5]]), np.array([0.5, -0.5]))
+
+
 def _checker_cases() -> list[tuple[str, Callable[[object], None], object, object]]:
     """(name, check called with an answer, the right answer, a wrong answer) per exercise."""
     log = pd.DataFrame({"timestamp": [0, 86_400, 86_401, 3 * 86_400]})
@@ -395,6 +407,32 @@ def _checker_cases() -> list[tuple[str, Callable[[object], None], object, object
             "order",
             "cart",
         ),
+        (
+            "10.1",
+            lambda a: scenarios.check_scenario_table(a, SURFACE_LOG),
+            pd.DataFrame({"share": [0.6, 0.4], "buy_rate": [1 / 3, 0.5]}, ["home", "search"]),
+            pd.DataFrame({"share": [3, 2], "buy_rate": [1 / 3, 0.5]}, ["home", "search"]),
+        ),
+        (
+            "10.2",
+            lambda a: scenarios.check_star_output(
+                a, np.array([1.0, 2.0]), STAR_SHARED, (np.full((2, 2), 2.0), np.ones(2))
+            ),
+            np.array([7.5, 6.5]),  # (W * 2) @ [1, 2] + b + 1 with W = [[1, 1], [0, 1.5]]
+            np.array([3.5, 2.5]),  # the shared layer alone
+        ),
+        (
+            "11.1",
+            lambda a: keras.check_loss_weights(a, {"click": 0.5, "buy": 10.0}),
+            FixedWeights({"click": 0.5, "buy": 10.0}),
+            FixedWeights({"click": 1.0, "buy": 20.0}),  # the same ratio, twice the weights
+        ),
+        (
+            "11.2",
+            lambda a: keras.check_masked_embedding(a, 100, 32),
+            torch.nn.Embedding(100, 32, padding_idx=0),
+            torch.nn.Embedding(100, 32),  # no padding row
+        ),
         (  # item 1 has ratings 5 and 4 around a mean of 3: (2 + 1) / (2 + 10); undamped: 1.5
             "7.3",
             lambda a: own_data.check_damped_item_bias(
@@ -420,3 +458,43 @@ def test_exercise_checks_never_print_the_right_answer(
     assert not leaked, f"the verdict gives the answer away ({leaked}): {line}"
     run_check(right)
     assert capsys.readouterr().out.strip().endswith("correct."), "the right answer must pass"
+
+
+KERAS_WEIGHTS = {"click": 0.5, "buy": 10.0}
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (dict(KERAS_WEIGHTS), "a dict of weights is what Keras' compile takes"),
+        ("FixedWeights", "expected a TaskWeighting object, got str"),
+        (SumOfLosses(), "the weight of the click loss: 1 is too large"),
+        (FixedWeights({"click": 0.5}), "it has no weight for every task"),
+        (FixedWeights({"click": 0.5, "buy": 5.0}), "the weight of the buy loss: 5 is too small"),
+    ],
+)
+def test_loss_weights_check_says_what_is_wrong(
+    answer: object, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keras.check_loss_weights(answer, KERAS_WEIGHTS)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("Exercise 11.1: not quite — ") and says in line, line
+    assert "10.0" not in line, line  # the expected weight of buy is not given away
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (torch.nn.Linear(100, 32), "expected a torch.nn.Embedding, got Linear"),
+        (torch.nn.Embedding(99, 32, padding_idx=0), "num_embeddings: 99 is too small"),
+        (torch.nn.Embedding(100, 16, padding_idx=0), "embedding_dim: 16 is too small"),
+        (torch.nn.Embedding(100, 32), "padding_idx is None"),
+        (torch.nn.Embedding(100, 32, padding_idx=1), "padding_idx=1 is not the id"),
+    ],
+)
+def test_masked_embedding_check_says_what_is_wrong(
+    answer: object, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keras.check_masked_embedding(answer, 100, 32)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("Exercise 11.2: not quite — ") and says in line, line
