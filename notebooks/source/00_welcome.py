@@ -44,6 +44,8 @@ from course_lib.exercises import welcome
 # | **07 your own data** | the whole pipeline on your company's log or a public one, from code and from the command line; ratings as explicit feedback against the bias floor; side features | `prepare(behaviors=..., feedback=..., features=...)`, `Feature`, `course_lib.datasets`, `BiasBaseline` |
 # | **08 the recommender in the world** | the model shows slates to simulated users; the feedback loop, exploration, offline against online | `course_lib.loop`, `course_lib.simulate.slates` |
 # | **09 private training** | federated averaging over clients that keep their logs; differential privacy and its budget | `federated_round`, `privacy_epsilon` |
+# | **10 several scenarios** | one model for the home feed, search and an item page: separate, blind and scenario-aware models, per scenario against its Bayes limit | `SimulatorConfig(num_scenarios=...)`, `build_model(scenario_design=...)` |
+# | **11 from Keras** (appendix) | the usual Keras multi-task example rebuilt in PyTorch and in `course_lib`, and what the course does differently | `build_model`, `FixedWeights` |
 #
 # **How each notebook works.** An explanation comes first, then code you can read, then a table
 # or a plot, then a cell starting with `assert` that checks what the text claims about the
@@ -55,6 +57,9 @@ from course_lib.exercises import welcome
 # **How to run it.** From the repository's folder, `python3 course.py lab` sets everything up
 # and opens JupyterLab; `python3 course.py test` runs every test and every notebook. See the
 # README for the plain-pip way (Windows) and for GPUs.
+#
+# **中文读者：** 课程的中文入口（课程地图、两条命令、术语表、主题索引）在
+# `docs/zh/README.md`。
 
 # %% [markdown]
 # ## 2. Is the environment ready?
