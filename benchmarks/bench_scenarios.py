@@ -12,43 +12,24 @@ step time relative to the blind model (> 1: slower).
 
 from __future__ import annotations
 
-import itertools
+from common import print_relative_step_times, training_options, variant_throughputs
 
-from common import training_options, training_throughput
-
-from course_lib import (
-    SimulatorConfig,
-    build_model,
-    make_loader,
-    prepare,
-    repeat_batches,
-    set_seed,
-    simulate,
-)
-from course_lib.training import MultiTaskLoss
+from course_lib import SimulatorConfig, prepare, simulate
 
 TASKS = ["click", "buy", "next_item"]
 SHOP = SimulatorConfig(num_scenarios=3, scenario_shares=(0.6, 0.3, 0.1), scenario_strength=1.5)
-DESIGNS = {"blind to scenarios": "none", "scenario embedding": "embedding", "STAR": "star"}
+DESIGNS = {
+    "blind": {"scenario_design": "none"},
+    "scenario embedding": {"scenario_design": "embedding"},
+    "STAR": {"scenario_design": "star"},
+}
 
 
 def main() -> None:
     options = training_options(__doc__.split("\n")[0], batch_size=512, max_len=20, dim=32)
     start, end = SHOP.window
     data = prepare(simulate(SHOP).log, start=start, end=end)
-    loader = make_loader(data.dataset("train", options.max_len), options.batch_size, shuffle=True)
-    batches = list(itertools.islice(repeat_batches(loader), options.steps))
-    rates = {}
-    for name, design in DESIGNS.items():
-        set_seed(0)
-        model = build_model(
-            data, TASKS, embed_dim=options.dim, hidden_dim=options.dim, scenario_design=design
-        )
-        rates[name] = training_throughput(model, MultiTaskLoss(model.tasks), batches, options)
-    reference = rates["blind to scenarios"]
-    print(f"{'design':22} {'samples/s':>10} {'step time / blind':>18}")
-    for name, rate in rates.items():
-        print(f"{name:22} {rate:10,.0f} {reference / rate:18.2f}")
+    print_relative_step_times(variant_throughputs(data, TASKS, DESIGNS, options), "blind")
 
 
 if __name__ == "__main__":

@@ -13,23 +13,16 @@ step time relative to the model without side features (> 1: slower).
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
-from common import training_options, training_throughput
+from common import print_relative_step_times, training_options, variant_throughputs
 
 from course_lib import (
     Feature,
-    build_model,
     bundled_window,
     load_bundled_log,
     load_bundled_side_tables,
-    make_loader,
     prepare,
-    repeat_batches,
-    set_seed,
 )
-from course_lib.training import MultiTaskLoss
 
 TASKS = ["click", "buy", "next_item"]
 FEATURES = (
@@ -39,10 +32,10 @@ FEATURES = (
     Feature("tags", "item", "multi"),
 )
 VARIANTS = {
-    "no side features": (),
-    "user features (member, id)": ("member", "user_id"),
-    "item features (price, tags)": ("price", "tags"),
-    "all four": ("member", "user_id", "price", "tags"),
+    "without": {"features": ()},
+    "user features (member, id)": {"features": ("member", "user_id")},
+    "item features (price, tags)": {"features": ("price", "tags")},
+    "all four": {"features": ("member", "user_id", "price", "tags")},
 }
 
 
@@ -55,19 +48,7 @@ def main() -> None:
     data = prepare(
         load_bundled_log(), start=start, end=end, features=FEATURES, users=users, items=items
     )
-    loader = make_loader(data.dataset("train", options.max_len), options.batch_size, shuffle=True)
-    batches = list(itertools.islice(repeat_batches(loader), options.steps))
-    rates = {}
-    for name, features in VARIANTS.items():
-        set_seed(0)
-        model = build_model(
-            data, TASKS, embed_dim=options.dim, hidden_dim=options.dim, features=features
-        )
-        rates[name] = training_throughput(model, MultiTaskLoss(model.tasks), batches, options)
-    reference = rates["no side features"]
-    print(f"{'variant':30} {'samples/s':>10} {'step time / without':>20}")
-    for name, rate in rates.items():
-        print(f"{name:30} {rate:10,.0f} {reference / rate:20.2f}")
+    print_relative_step_times(variant_throughputs(data, TASKS, VARIANTS, options), "without")
 
 
 if __name__ == "__main__":

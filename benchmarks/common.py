@@ -6,7 +6,7 @@ import argparse
 import itertools
 import time
 from argparse import Namespace
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -14,14 +14,17 @@ from torch import nn
 from course_lib import (
     SimulatorConfig,
     TrainOptions,
+    build_model,
     bundled_window,
     load_bundled_log,
     make_loader,
     prepare,
     repeat_batches,
+    set_seed,
     train_one_epoch,
 )
 from course_lib.data import PreparedData
+from course_lib.training import MultiTaskLoss
 
 
 def config_for_events(events: int, seed: int = 0) -> SimulatorConfig:
@@ -76,3 +79,26 @@ def training_throughput(
         options.repeats,
     )
     return len(batches) * options.batch_size / seconds
+
+
+def variant_throughputs(
+    data: PreparedData, tasks: Sequence[str], variants: dict[str, dict], options: Namespace
+) -> dict[str, float]:
+    """Samples per second of ``build_model(data, tasks, **variant)`` for each variant, every
+    one seeded alike and timed on the same batches of the data's training samples."""
+    loader = make_loader(data.dataset("train", options.max_len), options.batch_size, shuffle=True)
+    batches = list(itertools.islice(repeat_batches(loader), options.steps))
+    rates = {}
+    for name, variant in variants.items():
+        set_seed(0)
+        model = build_model(data, tasks, embed_dim=options.dim, hidden_dim=options.dim, **variant)
+        rates[name] = training_throughput(model, MultiTaskLoss(model.tasks), batches, options)
+    return rates
+
+
+def print_relative_step_times(rates: dict[str, float], reference: str) -> None:
+    """A table of samples per second and of step time relative to the ``reference`` variant."""
+    width = max(map(len, rates)) + 2
+    print(f"{'variant':{width}} {'samples/s':>10} {f'step time / {reference}':>30}")
+    for name, rate in rates.items():
+        print(f"{name:{width}} {rate:10,.0f} {rates[reference] / rate:30.2f}")
