@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from course_lib.checkpoint import load_checkpoint, save_checkpoint
-from course_lib.data.dataset import BehaviorDataset
+from course_lib.data.dataset import BehaviorDataset, make_loader
 from course_lib.data.pipeline import prepare
 from course_lib.data.schema import LogValidationError
 from course_lib.data.split import time_cut
@@ -18,9 +18,11 @@ from course_lib.data.vocab import PAD
 from course_lib.models import build_model
 from course_lib.models.factory import ARCHITECTURES
 from course_lib.models.scenarios import StarLinear
+from course_lib.recommendation import catalogue_scorer, recommend
 from course_lib.simulate import SimulatorConfig, bayes_limit_auc, simulate
 from course_lib.simulate.config import SCENARIOS
 from course_lib.simulate.limits import true_probabilities
+from course_lib.training import evaluate_ranking
 
 SMALL = {"num_users": 300, "num_items": 200, "num_categories": 8, "events_per_user": 30}
 SCENARIO_KNOBS = {"num_scenarios": 3, "scenario_shares": (0.6, 0.3, 0.1)}
@@ -242,3 +244,34 @@ def test_the_truth_as_if_in_one_scenario(world, data) -> None:
     assert not np.allclose(ours["buy"][~scenario], theirs["buy"][~scenario])
     with pytest.raises(KeyError, match="scenario"):
         world.truth.as_if_in("radio")
+
+
+@pytest.mark.parametrize("score_task", ["next_item", "buy"])
+def test_recommend_lists_for_a_scenario(world, data, score_task) -> None:
+    torch.manual_seed(0)
+    tasks = ["click", "buy", "next_item"]
+    model = build_model(data, tasks, encoder="mean", scenario_design="star").eval()
+    with torch.no_grad():  # scenarios that score differently
+        for parameter in model.scenarios.parameters():
+            parameter.add_(0.5 * torch.randn_like(parameter))
+    users = world.log["user_id"].unique()[:5]
+    lists = {
+        name: recommend(model, data, users, k=5, score_task=score_task, scenario=name)
+        for name in ("home", "item_page")
+    }
+    assert all(len(frame) == 25 for frame in lists.values())
+    home, item_page = (lists[name][["p_click", "p_buy"]].to_numpy() for name in lists)
+    if score_task == "buy":  # the scenario changes every candidate score
+        assert not np.allclose(home, item_page)
+    with pytest.raises(ValueError, match=r"scenario= one of \['home'"):
+        recommend(model, data, users, k=5, score_task=score_task)
+    with pytest.raises(ValueError, match="unknown scenario 'radio'"):
+        recommend(model, data, users, k=5, score_task=score_task, scenario="radio")
+
+
+def test_ranking_evaluation_of_a_star_model_reads_each_samples_scenario(data) -> None:
+    torch.manual_seed(0)
+    model = build_model(data, ["click", "buy"], encoder="mean", scenario_design="star").eval()
+    loader = make_loader(data.dataset("test", 10), 256)
+    result = evaluate_ranking(catalogue_scorer(model, "click"), loader, "cpu")
+    assert 0.0 <= result["HR@10"] <= 1.0, result

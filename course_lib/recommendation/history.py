@@ -72,13 +72,18 @@ def history_ends(data: PreparedData, rows: np.ndarray, until: Until = "now") -> 
 
 
 def history_batch(
-    data: PreparedData, rows: np.ndarray, end: np.ndarray, max_len: int = 50
+    data: PreparedData,
+    rows: np.ndarray,
+    end: np.ndarray,
+    max_len: int = 50,
+    scenario: str | None = None,
 ) -> dict[str, torch.Tensor]:
     """The last ``max_len`` events before ``end`` of each user, padded like a training batch.
 
     The candidate is a PAD placeholder: the ranking head does not read it, and candidate
     scoring puts the real candidates in later. ``user`` is each row's user index (for side
-    features and pair biases).
+    features and pair biases). With ``scenario`` (a name in the log's scenario column) every
+    request comes from that scenario, ``batch["scenario"]``, as a scenario-aware model needs.
 
     Shape:
         ``history_*``: (B, L) with L the longest history; ``user``, ``lengths``,
@@ -93,7 +98,21 @@ def history_batch(
     batch["user"] = torch.from_numpy(np.asarray(data.sequences.users[rows], dtype=np.int64))
     batch["candidate"] = torch.full((len(rows),), PAD, dtype=torch.int64)
     batch["candidate_category"] = torch.full((len(rows),), PAD, dtype=torch.int64)
+    if scenario is not None:
+        batch["scenario"] = torch.full((len(rows),), scenario_index(data, scenario))
     return batch
+
+
+def scenario_index(data: PreparedData, scenario: str) -> int:
+    """The vocabulary index of a scenario name, or a ValueError naming the known ones."""
+    vocabulary = data.vocabularies.scenario
+    if vocabulary is None:
+        raise ValueError(
+            f"scenario={scenario!r}, but the data's log has no scenario column; leave it out"
+        )
+    if scenario not in vocabulary.tokens:
+        raise ValueError(f"unknown scenario {scenario!r}; the log's are {vocabulary.tokens}")
+    return int(vocabulary.encode(np.array([scenario]))[0])
 
 
 def past_items(

@@ -66,7 +66,11 @@ def _candidate_passes(model: MultiTaskModel, state: torch.Tensor) -> Iterator[No
 
 
 def candidate_logits(
-    model: MultiTaskModel, state: torch.Tensor, user: torch.Tensor, items: torch.Tensor
+    model: MultiTaskModel,
+    state: torch.Tensor,
+    user: torch.Tensor,
+    items: torch.Tensor,
+    scenario: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Logits of every binary candidate task for each user's candidate items.
 
@@ -75,9 +79,11 @@ def candidate_logits(
         state: each user's state, ``model.user_state(batch)`` of their history.
         user: each user's index (``batch["user"]``), for the pair biases.
         items: the candidate item indices of each user.
+        scenario: each request's scenario index (``batch["scenario"]``), for a
+            scenario-aware model; None for one blind to scenarios.
 
     Shape:
-        state: (B, H); user: (B,); items: (B, C) -> {task name: (B, C)}
+        state: (B, H); user, scenario: (B,); items: (B, C) -> {task name: (B, C)}
     """
     B, C = items.shape
     candidates = items.reshape(B * C)  # (N,) row b * C + c is user b's candidate c
@@ -86,6 +92,8 @@ def candidate_logits(
         "candidate": candidates,
         "candidate_category": model.item_category[candidates],
     }
+    if scenario is not None:
+        batch["scenario"] = scenario.repeat_interleave(C)
     with _candidate_passes(model, state.repeat_interleave(C, dim=0)):  # (N, H)
         outputs = model(batch)
     return {name: outputs[name].view(B, C) for name in binary_candidate_tasks(model)}
@@ -116,7 +124,8 @@ def catalogue_logits(
     logits = torch.full((B, V), -torch.inf, device=state.device)  # (B, V)
     items = torch.arange(NUM_RESERVED, V, device=state.device)  # (V - 2,)
     for chunk in items.split(max(1, chunk_rows // B)):
-        scores = candidate_logits(model, state, batch["user"], chunk.expand(B, -1))
+        candidates = chunk.expand(B, -1)  # (B, chunk) the same items for every user
+        scores = candidate_logits(model, state, batch["user"], candidates, batch.get("scenario"))
         logits[:, chunk] = scores[task.name].float()
     return logits, state
 

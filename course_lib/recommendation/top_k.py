@@ -46,6 +46,7 @@ def recommend(
     device: torch.device | str = "cpu",
     batch_size: int = 256,
     chunk_rows: int = CHUNK_ROWS,
+    scenario: str | None = None,
 ) -> pd.DataFrame:
     """The K best items for each user, scored by a ranking head or by a candidate task.
 
@@ -66,6 +67,8 @@ def recommend(
         device: where the model runs.
         batch_size: users per forward pass.
         chunk_rows: (user, candidate) rows per forward pass of a candidate task.
+        scenario: the surface the lists are for (a name in the log's scenario column), which
+            a scenario-aware model (``scenario_design``) needs; a blind model ignores it.
 
     Returns:
         One row per (user, rank), users in the order given, ranks 1..k: user_id, rank,
@@ -75,6 +78,13 @@ def recommend(
     """
     task = scoring_task(model, score_task)
     _check_sizes(model, data, k)
+    if model.config.scenario_design != "none" and scenario is None:
+        known = data.vocabularies.scenario.tokens if data.vocabularies.scenario else []
+        raise ValueError(
+            f"this model tells scenarios apart (scenario_design="
+            f"{model.config.scenario_design!r}): pass the scenario the lists are for, "
+            f"scenario= one of {known}"
+        )
     model.eval()
     rows = sequence_rows(data, user_ids)  # (U,)
     end = history_ends(data, rows, until)  # (U,)
@@ -83,11 +93,13 @@ def recommend(
         part = slice(start, start + batch_size)
         blocked = past_items(data, rows[part], end[part], exclude).to(device)  # (B, V)
         _check_enough_items(data, rows[part], blocked, k)
-        batch = move_batch(history_batch(data, rows[part], end[part], max_len), device)
+        batch = history_batch(data, rows[part], end[part], max_len, scenario)
+        batch = move_batch(batch, device)
         logits, state = catalogue_logits(model, batch, task, chunk_rows)  # (B, V), (B, H)
         top = logits.masked_fill(blocked, -torch.inf).topk(k, dim=1)  # (B, k) best first
         columns = {"score": task.probabilities(logits).gather(1, top.indices)}  # (B, k)
-        for name, logit in candidate_logits(model, state, batch["user"], top.indices).items():
+        scores = candidate_logits(model, state, batch["user"], top.indices, batch.get("scenario"))
+        for name, logit in scores.items():
             columns[f"p_{name}"] = torch.sigmoid(logit)  # (B, k)
         frames.append(_list_frame(data, rows[part], top.indices, columns))
     return pd.concat(frames, ignore_index=True)
