@@ -146,3 +146,24 @@ def test_the_loop_logs_every_round_and_the_same_seed_repeats_it(world, users) ->
     assert oracle.metrics["regret"].abs().max() < 1e-9
     assert (first.metrics["regret"] > 0).all()
     assert first.metrics[["coverage", "gini"]].stack().between(0, 1).all()
+
+
+def test_the_loop_runs_a_scenario_aware_model_in_a_world_of_scenarios() -> None:
+    config = SimulatorConfig(
+        num_users=150, num_items=100, num_categories=5, seed=4, num_scenarios=2
+    )
+    shop = simulate(config)
+    kept = prepare(shop.log, start=config.window[0]).vocabularies.user.tokens  # after cleaning
+    users = np.flatnonzero(np.isin(shop.truth.world.user_ids, kept))[:40]
+
+    def star_policy(log: pd.DataFrame, round_number: int) -> ModelPolicy:
+        data = prepare(log, start=config.window[0])
+        torch.manual_seed(round_number)
+        model = build_model(data, ["click", "buy"], embed_dim=8, hidden_dim=8,
+                            scenario_design="star")  # fmt: skip
+        return ModelPolicy(model, data, shop.truth, "buy")
+
+    result = run_loop(shop, star_policy, users, rounds=2, settings=LoopSettings(k=K), seed=0)
+    added = result.log[result.log["round"] > 0]
+    assert len(added) > 0 and (added["scenario"] == "home").all()  # slates are on the home feed
+    assert result.log["scenario"].notna().all() and result.metrics["round"].tolist() == [1, 2]

@@ -17,6 +17,7 @@ from course_lib.data.pipeline import PreparedData
 from course_lib.models.multitask_base import MultiTaskModel
 from course_lib.recommendation.history import history_batch, sequence_rows
 from course_lib.recommendation.scoring import catalogue_logits, scoring_task
+from course_lib.simulate.config import SCENARIOS
 from course_lib.simulate.slates import buy_given_pick, organic_log_lift
 from course_lib.simulate.truth import GroundTruth
 from course_lib.training.loop import move_batch
@@ -111,6 +112,9 @@ class ModelPolicy(FixedScores):
         score_task: a ranking task or a binary candidate task of the model ("buy", "click").
         max_len: events of history the model reads.
         batch_size: users per forward pass.
+
+    A scenario-aware model (``scenario_design``) scores for the world's first scenario, the
+    one slates are shown in (``simulate.slates``).
     """
 
     def __init__(
@@ -129,6 +133,7 @@ class ModelPolicy(FixedScores):
         self.name = f"model ({score_task})"
         self.max_len, self.batch_size, self.device = max_len, batch_size, device
         self.columns = data.vocabularies.item.encode(truth.world.item_ids)  # (I,) model index
+        self.scenario = SCENARIOS[0] if model.config.scenario_design != "none" else None
 
     @torch.no_grad()
     def compute_scores(self, users: np.ndarray) -> Scores:
@@ -137,7 +142,7 @@ class ModelPolicy(FixedScores):
         out = np.empty((len(users), len(self.columns)))
         for start in range(0, len(rows), self.batch_size):
             part = slice(start, start + self.batch_size)
-            batch = history_batch(self.data, rows[part], end[part], self.max_len)
+            batch = history_batch(self.data, rows[part], end[part], self.max_len, self.scenario)
             logits, _ = catalogue_logits(self.model, move_batch(batch, self.device), self.task)
             out[part] = logits[:, torch.from_numpy(self.columns)].double().cpu().numpy()
         return out

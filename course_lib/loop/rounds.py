@@ -25,6 +25,7 @@ import pandas as pd
 from course_lib.data.schema import TAOBAO_BEHAVIORS
 from course_lib.loop.outcomes import gini
 from course_lib.loop.policies import OraclePolicy, Policy
+from course_lib.simulate.config import SCENARIOS
 from course_lib.simulate.simulator import Simulation
 from course_lib.simulate.slates import IGNORE_UTILITY, answer_slates, expected_outcomes
 
@@ -75,7 +76,8 @@ def deploy(
             makes one.
 
     Returns:
-        The picked events in the log's columns plus ``position`` and ``round``, and the
+        The picked events in the log's columns plus ``position`` and ``round`` (in a world
+        with scenarios, ``scenario`` is the first one's, where slates are shown), and the
         metrics: expected clicks and buys per slate (a user's session), the oracle's buys,
         the regret (oracle minus policy buys per slate), catalogue coverage (the share of
         items shown at least once) and the Gini of impressions.
@@ -109,6 +111,8 @@ def deploy(
                 }
             )
         )
+        if world.num_scenarios > 1:  # slates are shown in the first scenario (simulate.slates)
+            frames[-1].insert(5, "scenario", SCENARIOS[0])
     sessions = settings.sessions
     metrics = {
         "clicks per slate": clicks / sessions,
