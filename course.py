@@ -59,9 +59,11 @@ PACK_ITEMS = (
 )
 # Files under PACK_ITEMS that stay out: the instructor kit says what a good answer shows.
 PACK_EXCLUDED = frozenset({"docs/instructor.md"})
-PACK_LEFT_OUT = (
-    "notebooks/solutions/, notebooks/source/, tests/, tools/, benchmarks/, .ci/, "
-    "CONTRIBUTING.md, docs/instructor.md"
+PACK_LEFT_OUT = ", ".join(
+    [
+        *("notebooks/solutions/", "notebooks/source/", "tests/", "tools/", "benchmarks/"),
+        *(".ci/", "CONTRIBUTING.md", *sorted(PACK_EXCLUDED)),
+    ]
 )
 PACK_NOTE = "PACK.md"  # in the pack only: what it is, where from, how to start
 DEFAULT_PACK = ROOT / "dist" / "course-pack"

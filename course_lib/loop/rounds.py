@@ -98,21 +98,17 @@ def deploy(
         picked = answer_slates(truth, users, slates, rng, **answer)
         chosen = picked.position > 0
         item = picked.item[chosen]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "user_id": world.user_ids[users[chosen]],
-                    "item_id": world.item_ids[item],
-                    "category_id": world.category_ids[world.item_category[item]],
-                    "behavior": np.asarray(TAOBAO_BEHAVIORS)[picked.behavior[chosen]],
-                    "timestamp": start_time + session * SESSION_SECONDS,
-                    "position": picked.position[chosen],
-                    "round": round_number,
-                }
-            )
-        )
+        events = {
+            "user_id": world.user_ids[users[chosen]],
+            "item_id": world.item_ids[item],
+            "category_id": world.category_ids[world.item_category[item]],
+            "behavior": np.asarray(TAOBAO_BEHAVIORS)[picked.behavior[chosen]],
+            "timestamp": start_time + session * SESSION_SECONDS,
+        }
         if world.num_scenarios > 1:  # slates are shown in the first scenario (simulate.slates)
-            frames[-1].insert(5, "scenario", SCENARIOS[0])
+            events["scenario"] = SCENARIOS[0]
+        events |= {"position": picked.position[chosen], "round": round_number}
+        frames.append(pd.DataFrame(events))
     sessions = settings.sessions
     metrics = {
         "clicks per slate": clicks / sessions,

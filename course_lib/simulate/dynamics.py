@@ -105,12 +105,13 @@ def choose_items(
         for scenario in range(world.num_scenarios):
             scores = choice_scores(world, users, scenarios=scenario)  # (n, I)
             row_max = scores.max(axis=1, keepdims=True)
-            cumulative = np.cumsum(np.exp(scores - row_max), axis=1)  # (n, I)
+            weights = np.exp(scores - row_max)  # (n, I)
+            cumulative = np.cumsum(weights, axis=1)  # (n, I)
             before = np.where(starts > 0, cumulative[:, starts - 1], 0.0)  # (n, C) before c
             totals = cumulative[:, ends - 1] - before  # (n, C) mass of category c
             # the normaliser from each category's own sum: a difference of two large
             # cumulative sums loses a small category's mass to rounding
-            masses = np.add.reduceat(np.exp(scores - row_max), starts, axis=1)  # (n, C)
+            masses = np.add.reduceat(weights, starts, axis=1)  # (n, C)
             log_normaliser[scenario, users] = np.log(masses) + row_max
             row_total = cumulative[:, -1:]
             keys = (np.arange(len(users))[:, None] + cumulative / row_total).ravel()

@@ -46,7 +46,7 @@ class World:
     user_age_group: np.ndarray | None = None  # (U,) index into AGE_GROUPS; observable
     user_region: np.ndarray | None = None  # (U,) index into REGIONS; observable
     # With scenarios (``add_scenarios``), how much each driver weighs in each scenario:
-    # row s holds the weights of events in scenario s (all 1 and a level of 0 without them).
+    # row s holds the weights of events in scenario s (None without scenarios: weights 1).
     scenario_click: np.ndarray | None = None  # (S, 2) weights of item quality and taste match
     scenario_buy: np.ndarray | None = None  # (S, 3) weights of value and price, and a level
 
