@@ -25,7 +25,7 @@ from course_lib.data.ondisk import OnDiskData, OnDiskDataset, prepare_to_disk
 from course_lib.data.ondisk.data import PARTS, SEQUENCE_FIELDS
 from course_lib.data.ondisk.npy import NpyWriter
 from course_lib.data.split import random_split
-from course_lib.simulate import Simulation
+from course_lib.simulate import Simulation, SimulatorConfig, simulate
 
 
 def messy_log(simulation: Simulation) -> pd.DataFrame:
@@ -131,6 +131,19 @@ def test_a_value_column_is_dropped_with_a_warning(
     without = prepare(read_log(path).drop(columns="value"), start=start, end=end)
     assert_same_data(without, disk)
     assert disk.train.rating is None
+
+
+def test_a_scenario_column_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    """A log of several scenarios: the on-disk build says it leaves the scenarios out, and
+    equals `prepare` of the same log without them."""
+    config = SimulatorConfig(num_users=200, num_items=100, num_categories=6, num_scenarios=2)
+    path = tmp_path / "surfaces.csv"
+    write_log(simulate(config).log, path)
+    start, end = config.window
+    with pytest.warns(UserWarning, match="scenario column is not carried"):
+        disk = prepare_to_disk(path, tmp_path / "out", chunksize=2_000, start=start, end=end)
+    without = prepare(read_log(path).drop(columns="scenario"), start=start, end=end)
+    assert_same_data(without, disk)
 
 
 def test_time_cut_splitter_equals_prepare(

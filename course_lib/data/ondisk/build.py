@@ -50,6 +50,14 @@ from course_lib.data.schema import TAOBAO_BEHAVIORS
 from course_lib.data.sequences import Sequences
 from course_lib.data.split import Split, leave_last_out
 
+# What the samples lack when the on-disk build drops an optional column of the log.
+DROPPED = {
+    "value": "value column (ratings) is not carried by prepare_to_disk, so the samples have "
+    "no rating or like labels.",
+    "scenario": "scenario column is not carried by prepare_to_disk, so the samples have no "
+    "scenario and a scenario-aware model (scenario_design) cannot read them.",
+}
+
 
 def prepare_to_disk(
     csv_path: str | os.PathLike,
@@ -124,11 +132,10 @@ def prepare_to_disk(
             sep=sep,
             encoding=encoding,
         )
-        if log.dropped_values:
+        for column in log.dropped:
             warnings.warn(
-                f"{csv_path}: its value column (ratings) is not carried by prepare_to_disk, "
-                "so the samples have no rating or like labels. Fix: prepare the log in memory "
-                "with prepare(read_log(path), feedback=...) for explicit feedback",
+                f"{csv_path}: its {DROPPED[column]} Fix: prepare the log in memory with "
+                f"prepare(read_log(path), ...), which keeps it",
                 UserWarning,
                 stacklevel=2,
             )

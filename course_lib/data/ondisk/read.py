@@ -5,8 +5,9 @@ codes, so memory holds 21 bytes per event instead of the raw frame (~100 as pand
 int32 codes of the user, item and category ids (in order of first appearance), the int8
 position of the behavior in the funnel, and the int64 timestamp. An event's position in these
 arrays is its row in the file (0 = first data line), the row label `read_log` gives it. The
-optional ``value`` column and extra columns are validated and then dropped: the on-disk build
-makes the samples of implicit feedback only (``prepare_to_disk`` warns when it drops values).
+optional ``value`` and ``scenario`` columns and extra columns are validated and then dropped:
+the on-disk build makes the samples of implicit feedback, without scenarios, only
+(``prepare_to_disk`` warns when it drops values or scenarios).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from course_lib.data.csvfile import read_chunks
+from course_lib.data.schema import OPTIONAL_COLUMNS
 
 CODED = {"user": "user_id", "item": "item_id", "category": "category_id"}
 
@@ -36,7 +38,7 @@ class CompactLog:
     item_ids: np.ndarray  # (K_item,) int64
     category_ids: np.ndarray  # (K_category,) int64
     behaviors: tuple[str, ...]  # the funnel
-    dropped_values: bool = False  # the file had a value column (ratings), not kept
+    dropped: tuple[str, ...] = ()  # the optional columns the file had (value, scenario), not kept
 
     def __len__(self) -> int:
         return len(self.timestamp)
@@ -66,16 +68,22 @@ def read_compact(
     columns = {short: _Column(np.int32) for short in CODED}
     columns["behavior"], columns["timestamp"] = _Column(np.int8), _Column(np.int64)
     funnel = pd.Index(behaviors)
-    dropped_values = False
+    dropped: set[str] = set()
     for chunk in read_chunks(Path(path), behaviors=behaviors, chunksize=chunksize, **csv):
-        dropped_values = dropped_values or ("value" in chunk and chunk["value"].notna().any())
+        dropped |= {
+            name for name in OPTIONAL_COLUMNS if name in chunk and chunk[name].notna().any()
+        }
         for short, column in CODED.items():
             columns[short].append(books[short].encode(chunk[column].to_numpy()))
         columns["behavior"].append(funnel.get_indexer(chunk["behavior"]))
         columns["timestamp"].append(chunk["timestamp"].to_numpy())
     ids = {f"{short}_ids": book.ids.to_numpy() for short, book in books.items()}
     arrays = {name: column.values() for name, column in columns.items()}
-    return CompactLog(**arrays, **ids, behaviors=tuple(behaviors), dropped_values=dropped_values)
+    kept = {
+        "behaviors": tuple(behaviors),
+        "dropped": tuple(n for n in OPTIONAL_COLUMNS if n in dropped),
+    }
+    return CompactLog(**arrays, **ids, **kept)
 
 
 class Codebook:
